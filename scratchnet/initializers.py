@@ -1,0 +1,168 @@
+"""Weight initializers, with Keras's names, formulas and defaults.
+
+Lecture: Python ML ch. 13 (`kernel_initializer='glorot_uniform', bias_initializer='zeros'`).
+
+For a Dense kernel of shape (fan_in, fan_out):
+
+    glorot_uniform  U(-l, l),  l = sqrt(6 / (fan_in + fan_out))         (Keras's default)
+    glorot_normal   truncated N(0, s),  s = sqrt(2 / (fan_in + fan_out)) / .87962566
+    he_uniform      U(-l, l),  l = sqrt(6 / fan_in)
+    he_normal       truncated N(0, s),  s = sqrt(2 / fan_in) / .87962566
+    random_normal   N(0, 0.05);   random_uniform U(-0.05, 0.05);   zeros;   ones
+
+"Truncated" redraws values further than 2 s from the mean; dividing by .87962566 (the
+std-dev of a unit normal truncated at +-2) keeps the variance at s^2. For convolution kernels
+(kh, kw, in, out) the fans are kh*kw*in and kh*kw*out.
+Draws come from `scratchnet.backend.rng()`, so `set_random_seed` makes them repeatable
+(they are not the same numbers TensorFlow would draw; parity tests copy weights instead).
+"""
+import numpy as np
+
+from scratchnet import backend
+
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def compute_fans(shape):
+    """(fan_in, fan_out) the way Keras computes them."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+class Initializer:
+    """Callable: `init(shape, dtype) -> np.ndarray`."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def _rng(self):
+        return np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+
+    def __call__(self, shape, dtype=None):
+        dtype = np.dtype(dtype or backend.floatx())
+        return np.asarray(self.draw(tuple(shape), self._rng()), dtype=dtype)
+
+    def draw(self, shape, rng):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Zeros(Initializer):
+    def draw(self, shape, rng):
+        return np.zeros(shape)
+
+
+class Ones(Initializer):
+    def draw(self, shape, rng):
+        return np.ones(shape)
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def draw(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, size=shape)
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def draw(self, shape, rng):
+        return rng.normal(self.mean, self.stddev, size=shape)
+
+
+def _truncated_normal(rng, shape, stddev):
+    """N(0, stddev) with every value beyond 2 stddev redrawn."""
+    values = rng.normal(0.0, stddev, size=shape)
+    outside = np.abs(values) > 2 * stddev
+    while outside.any():
+        values[outside] = rng.normal(0.0, stddev, size=int(outside.sum()))
+        outside = np.abs(values) > 2 * stddev
+    return values
+
+
+class VarianceScaling(Initializer):
+    """The family behind glorot and he: variance = scale / n, n = fan_in | fan_out | average."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def draw(self, shape, rng):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, size=shape)
+        return _truncated_normal(rng, shape, np.sqrt(variance) / _TRUNCATED_STD)
+
+
+class GlorotUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "uniform", seed)
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "uniform", seed)
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+
+
+_BY_NAME = {
+    "zeros": Zeros, "ones": Ones,
+    "random_uniform": RandomUniform, "random_normal": RandomNormal,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+}
+
+
+def get(identifier):
+    """A name ('glorot_uniform', 'GlorotUniform', ...), an Initializer, or a callable."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier if identifier in _BY_NAME else _snake(identifier)
+        if key not in _BY_NAME:
+            raise ValueError(
+                f"Unknown initializer {identifier!r}; expected one of {sorted(_BY_NAME)}"
+            )
+        return _BY_NAME[key]()
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier  # any f(shape, dtype) -> array, as Keras allows
+    raise TypeError(f"initializer must be a name, an Initializer or a callable; got {identifier!r}")
+
+
+def name_of(initializer):
+    """The Keras name of a built-in initializer (used to build the tf.keras twin)."""
+    for name, cls in _BY_NAME.items():
+        if type(initializer) is cls:
+            return name
+    return None
+
+
+def _snake(name):
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return out

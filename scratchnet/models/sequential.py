@@ -1,0 +1,78 @@
+"""`Sequential`: a plain stack of layers, each feeding the next.
+
+Lectures: all of them (`keras.Sequential([Flatten(input_shape=(28, 28)), Dense(128, ...), ...])`).
+
+forward runs the layers in order; backward runs them in reverse, handing each layer the
+gradient of the loss with respect to its output and getting back the gradient with respect
+to its input. The chain stops at the first layer with weights: nothing earlier needs dL/dx.
+"""
+from scratchnet import backend
+from scratchnet.layers.base import Layer
+from scratchnet.layers.input_layer import InputLayer
+from scratchnet.models.model import Model
+
+
+class Sequential(Model):
+    def __init__(self, layers=None, name=None):
+        super().__init__(name=name)
+        self._layers = []
+        self._input_layer = None
+        self.built = False
+        self.input_shape = self.output_shape = None
+        self.dtype = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer:
+                raise ValueError(f"{self.name}: an Input can only be the first layer")
+            self._input_layer = layer
+            self.build((None,) + layer.declared_input_shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"{self.name}.add: expected a scratchnet layer, received {layer!r}"
+            )
+        self._layers.append(layer)
+        if self.built:
+            self.output_shape = layer.ensure_built(self.output_shape)
+        elif len(self._layers) == 1 and layer.declared_input_shape is not None:
+            self.build((None,) + layer.declared_input_shape)
+
+    @property
+    def layers(self):
+        """The model's layers, without the Input (as Keras 3 lists them)."""
+        return list(self._layers)
+
+    def build(self, input_shape):
+        """Build every layer for inputs of `input_shape` (batch first, None allowed)."""
+        self.dtype = self.dtype or backend.floatx()
+        shape = (None,) + tuple(input_shape[1:])
+        self.input_shape = shape
+        for layer in self._layers:
+            shape = layer.ensure_built(shape)
+        self.output_shape = shape
+        self.built = True
+        self._first_weighted = next(
+            (i for i, layer in enumerate(self._layers) if layer.trainable_weights),
+            len(self._layers),
+        )
+
+    def _output_layer(self):
+        return self._layers[-1] if self._layers else None
+
+    def _forward(self, x, training):
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _backward(self, grad, from_logits=False):
+        last = len(self._layers) - 1
+        for i in range(last, self._first_weighted - 1, -1):
+            layer = self._layers[i]
+            need_input_grad = i > self._first_weighted
+            if i == last and from_logits:
+                grad = layer.backward_from_logits(grad, need_input_grad)
+            else:
+                grad = layer.backward(grad, need_input_grad)
