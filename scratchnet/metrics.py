@@ -47,6 +47,16 @@ def _rows(y):
     return y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(-1, 1)
 
 
+def _same_rank(y_true, y_pred):
+    """Keras's squeeze_or_expand_to_same_rank: labels (n,) against (n, k) become (n, 1)
+    (and then broadcast), labels (n, 1) against (n,) lose their last axis."""
+    if y_true.ndim == y_pred.ndim - 1:
+        return y_true[..., None]
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        return y_true[..., 0]
+    return y_true
+
+
 class BinaryAccuracy(Metric):
     name = "binary_accuracy"
 
@@ -56,7 +66,7 @@ class BinaryAccuracy(Metric):
 
     def values(self, y_true, y_pred):
         pred = _rows(y_pred) > self.threshold
-        return np.mean(pred == _rows(y_true.reshape(y_pred.shape)), axis=-1)
+        return np.mean(pred == _rows(_same_rank(y_true, y_pred)), axis=-1)
 
 
 class CategoricalAccuracy(Metric):
@@ -77,14 +87,14 @@ class MeanAbsoluteError(Metric):
     name = "mean_absolute_error"
 
     def values(self, y_true, y_pred):
-        return np.mean(np.abs(_rows(y_pred) - _rows(y_true.reshape(y_pred.shape))), axis=-1)
+        return np.mean(np.abs(_rows(y_pred) - _rows(_same_rank(y_true, y_pred))), axis=-1)
 
 
 class MeanSquaredError(Metric):
     name = "mean_squared_error"
 
     def values(self, y_true, y_pred):
-        diff = _rows(y_pred) - _rows(y_true.reshape(y_pred.shape))
+        diff = _rows(y_pred) - _rows(_same_rank(y_true, y_pred))
         return np.mean(diff * diff, axis=-1)
 
 
