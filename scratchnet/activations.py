@@ -100,6 +100,8 @@ tanh = Tanh()
 softmax = Softmax()
 
 _BY_NAME = {f.name: f for f in (linear, relu, sigmoid, tanh, softmax)}
+# TensorFlow functions whose __name__ is not the activation's name (tf.nn.softmax is softmax_v2).
+_TF_FUNCTION_NAMES = {"softmax_v2": "softmax"}
 
 
 def get(identifier):
@@ -116,6 +118,7 @@ def get(identifier):
             )
         return found
     name = getattr(identifier, "__name__", None)
+    name = _TF_FUNCTION_NAMES.get(name, name)
     if callable(identifier) and name in _BY_NAME:
         # e.g. a real `tf.nn.relu` pasted from a lecture: same math, same name.
         return _BY_NAME[name]

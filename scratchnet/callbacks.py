@@ -117,7 +117,8 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        print(f"Epoch {epoch + 1}/{self.params['epochs']}")
+        if self.params["epochs"] > 1:  # as Keras: no "Epoch 1/1" header for a single epoch
+            print(f"Epoch {epoch + 1}/{self.params['epochs']}")
         self._bar = _progress_bar(self.params["steps"], self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):

@@ -15,16 +15,18 @@ value per sample, then averages over the batch (Keras's "sum_over_batch_size"):
 
 From logits z (`from_logits=True`, or when the model ends in softmax/sigmoid, see below):
 
-    categorical   l_n = -sum_k t_nk log softmax(z_n)_k        dL/dz = (softmax(z) sum_k t - t) / n
+    categorical   l_n = -sum_k t_nk log softmax(z_n)_k        dL/dz = (softmax(z) - t) / n
     sparse        l_n = logsumexp(z_n) - z_{n,y_n}               dL/dz = (softmax(z) - onehot(y)) / n
     binary        l_n = mean_k [max(z, 0) - z t + log(1 + e^-|z|)]   dL/dz = (sigmoid(z) - t) / (n k)
 
-Keras's quiet trick, reproduced here: when a crossentropy receives the output of a softmax
-(sigmoid for binary) it uses the logits that went *into* that activation instead of the
+Keras's quiet trick, reproduced here: when a crossentropy receives the output of a Keras
+softmax or sigmoid, it uses the logits that went *into* that activation instead of the
 probabilities — no clipping, no log(0), and the gradient is the famous `p - t`. In a compiled
-`fit`/`evaluate` this happens whenever the model's last operation is that activation, so our
-models do the same: `forward_backward_from_logits` is used and the last layer's activation
-backward is skipped (see `models/model.py`).
+`fit`/`evaluate` this happens whenever the model's last operation is a softmax or sigmoid
+(Keras even applies it to a mismatched pair such as binary crossentropy after a softmax:
+the loss's own logits formula is then used on the softmax's logits). Our models do the same:
+`forward_backward_from_logits` is used and the last layer's activation backward is skipped
+(see `Model._fuses_loss_with_output`).
 """
 import numpy as np
 
@@ -149,7 +151,10 @@ class CategoricalCrossentropy(Loss):
         shifted = z - z.max(axis=-1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         per_sample = -np.sum(t * log_softmax, axis=-1)
-        grad = (softmax(z) * t.sum(axis=-1, keepdims=True) - t) / len(z)
+        # TensorFlow's SoftmaxCrossEntropyWithLogits returns softmax(z) - t as the gradient,
+        # which is the derivative only when each label row sums to 1 (the usual one-hot or
+        # probability labels). For parity we return exactly what TF does, multi-hot included.
+        grad = (softmax(z) - t) / len(z)
         return per_sample, grad.reshape(logits.shape)
 
 

@@ -53,7 +53,9 @@ class Softmax(Activation):
 class ReLU(Layer):
     """Keras's ReLU layer: f(x) = min(max(x, 0), max_value), default max_value=None.
 
-    Gradient: 1 where 0 < x < max_value, else 0 (TensorFlow's Relu/Relu6 gradient rule).
+    Gradient: 1 where 0 < x < max_value, else 0 -- and also 1 at x == max_value unless
+    max_value == 6. Keras computes max_value=6 with TF's Relu6 op (gradient 0 at 6) but any
+    other max_value as relu followed by clip_by_value, whose gradient passes at the bound.
     """
 
     def __init__(self, max_value=None, **kwargs):
@@ -79,7 +81,10 @@ class ReLU(Layer):
     def backward(self, dy, need_input_grad=True):
         passes = self._x > 0
         if self.max_value is not None:
-            passes &= self._x < self.max_value
+            if self.max_value == 6:
+                passes &= self._x < self.max_value
+            else:
+                passes &= self._x <= self.max_value
         return dy * passes
 
     def get_config(self):

@@ -27,7 +27,8 @@ def unique_name(prefix):
 
 
 def snake_case(class_name):
-    return re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower()
+    # Keras's to_snake_case: a digit does not start a new word (MaxPooling2D -> max_pooling2d)
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", "_", class_name).lower()
 
 
 def normalize_shape(shape, what):

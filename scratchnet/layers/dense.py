@@ -39,10 +39,10 @@ class Dense(Layer):
         self.kernel = self.bias = None
 
     def build(self, input_shape):
-        if len(input_shape) < 2 or input_shape[-1] is None:
+        if len(input_shape) < 2 or input_shape[-1] is None or input_shape[-1] == 0:
             raise ValueError(
-                f"Dense {self.name!r} needs inputs of shape (batch, features) with a known "
-                f"feature size, received shape {input_shape}"
+                f"Dense {self.name!r} needs inputs of shape (batch, features) with a known, "
+                f"non-zero feature size, received shape {input_shape}"
             )
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer)
         if self.use_bias:

@@ -22,9 +22,9 @@ def as_float_array(x, dtype, what):
         raise ValueError(f"{what} could not be turned into an array: {error}") from None
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{what} must be numeric, received an array of dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if array.ndim == 0:
+    if array.ndim == 0:  # checked before ascontiguousarray, which turns a scalar into (1,)
         raise ValueError(f"{what} must have a batch axis, received a scalar")
+    array = np.ascontiguousarray(array, dtype=dtype)
     if array.shape[0] == 0:
         raise ValueError(f"{what} is empty: received shape {array.shape}, expected at least 1 sample")
     check_finite(array, what)
@@ -87,6 +87,11 @@ def check_batch_size(batch_size, what):
 
 def validation_split_arrays(x, y, validation_split):
     """Keras's rule: the LAST fraction of the samples (before any shuffling) validates."""
+    if isinstance(validation_split, bool) or not isinstance(
+            validation_split, (int, float, np.number)):
+        raise TypeError(
+            f"fit: validation_split must be a float in (0, 1), received {validation_split!r}"
+        )
     if not 0.0 < validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in (0, 1), received {validation_split}")
     split_at = int(math.floor(len(x) * (1.0 - validation_split)))

@@ -22,6 +22,7 @@ import numpy as np
 from scratchnet import backend, losses, metrics as metrics_module, optimizers
 from scratchnet.callbacks import CallbackList, History, ProgbarLogger, _progress_bar
 from scratchnet.models import data
+from scratchnet.threads import limits_threads
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -72,6 +73,11 @@ class Model:
         if not self.built:
             if x.ndim == 1:
                 x = x.reshape(-1, 1)
+            if 0 in x.shape[1:]:  # refuse before any layer gets built for it
+                raise ValueError(
+                    f"{what}: x has shape {x.shape}; model {self.name!r} cannot be built for "
+                    "samples with an axis of size 0"
+                )
             self.build((None,) + x.shape[1:])
         return data.match_input_shape(x, self.input_shape, self.name, what)
 
@@ -92,10 +98,17 @@ class Model:
 
     # ---- one step -------------------------------------------------------------------
     def _fuses_loss_with_output(self):
-        """True when the loss should start from the logits of the final softmax/sigmoid."""
+        """True when the loss should start from the logits of the final softmax/sigmoid.
+
+        Keras (TF backend, `_get_logits`) uses the logits a Keras softmax or sigmoid attaches
+        to its output (`_keras_logits`) for *any* crossentropy, even a mismatched pair such
+        as binary crossentropy after a softmax (it then applies the sigmoid form to the
+        softmax's logits); only raw `tf.nn` ops are matched by op type. scratchnet's
+        activations are Keras's, so every crossentropy fuses with a final softmax/sigmoid.
+        """
         last = self._output_layer()
         kind = getattr(getattr(last, "activation", None), "logits_loss_kind", None)
-        return kind is not None and kind == self.loss.logits_kind
+        return kind is not None and self.loss.logits_kind is not None
 
     def _loss_and_output_grad(self, targets, y_pred, fused):
         if fused:
@@ -111,6 +124,7 @@ class Model:
         return per_sample, y_pred
 
     # ---- fit ------------------------------------------------------------------------
+    @limits_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
         self._require_compiled("fit")
@@ -186,6 +200,7 @@ class Model:
             bar.close(logs)
         return logs
 
+    @limits_threads
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
                  return_dict=False):
         """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist."""
@@ -202,6 +217,7 @@ class Model:
         values = [logs["loss"]] + [logs[m.name] for m in self._new_metrics(y_shape)]
         return values[0] if len(values) == 1 else values
 
+    @limits_threads
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """Model outputs for x, computed batch by batch (default 32, as Keras)."""
         verbose = _check_verbose(verbose, "predict")
@@ -221,6 +237,14 @@ class Model:
             bar.close({})
         hooks.call("on_predict_end", {})
         return outputs
+
+    def predict_classes(self, x, batch_size=None, verbose=0):
+        """tf.keras 2's (since removed) `predict_classes`, which Python ML ch. 13 still calls:
+        the argmax class per sample, or (p > 0.5) as int32 for a single sigmoid output."""
+        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if probabilities.shape[-1] > 1:
+            return probabilities.argmax(axis=-1)
+        return (probabilities > 0.5).astype("int32")
 
     def __call__(self, x, training=False):
         x = self._prepare_x(x, "call")

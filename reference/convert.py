@@ -1,0 +1,368 @@
+"""scratchnet <-> tf.keras: the same Sequential model on both sides.
+
+`to_keras(model)` builds the tf.keras twin of a scratchnet Sequential:
+
+* the same layers in the same order (Dense, Flatten, Activation, ReLU, Softmax) with the same
+  configuration (units, activation names, use_bias, initializer names, ReLU's max_value) and
+  the same layer and model names;
+* the same dtype: every Keras layer (and the Input) gets `dtype=model.dtype`, so a float64
+  scratchnet model becomes a float64 Keras model whatever `keras.backend.floatx()` is;
+* the same weights (`set_weights`), built under `reference.device()`;
+* compiled the same way when the scratchnet model is compiled: the optimizer rebuilt from
+  `optimizer.get_config()` (a legacy `decay` becomes `InverseTimeDecay(lr, decay_steps=1,
+  decay_rate=decay)`, see `keras_optimizer` for float64), the loss with its `from_logits`,
+  the metrics under the names given.
+
+Keras creates its loss tracker and metric accumulators in `keras.backend.floatx()` (when
+`compile`/`fit` run), not in the layers' dtype; for History values to agree with a float64
+scratchnet model to 1e-9, floatx must be float64 during compile and fit as well. Use
+`floatx_scope(dtype)`, which sets scratchnet's and Keras's floatx together and restores both.
+
+The twin is compiled with `jit_compile=False` by default, i.e. plain TensorFlow graphs with
+the op-by-op Keras semantics. That is what Keras's 'auto' picks on a CPU-only machine anyway;
+on a GPU, 'auto' would mean XLA, whose fused kernels may reorder reductions and so move
+results in the last bits. On CPU an XLA twin still agrees with scratchnet to ~1e-16 in float64
+(tests/test_model_parity.py checks one model), but the reference should not depend on what
+the compiler fuses on a given machine. Pass `jit_compile=True` or 'auto' to choose otherwise.
+
+`from_keras(keras_model)` goes the other way: a Keras Sequential of supported layers becomes
+a scratchnet Sequential with the same names, dtype and weights, compiled the same way if the
+Keras model is compiled. Any other layer raises a ValueError naming it.
+"""
+import contextlib
+import warnings
+
+import numpy as np
+
+from scratchnet import activations as sn_activations
+from scratchnet import backend as sn_backend
+from scratchnet import initializers as sn_initializers
+from scratchnet import layers as sn_layers
+from scratchnet import losses as sn_losses
+from scratchnet import metrics as sn_metrics
+from scratchnet import optimizers as sn_optimizers
+from scratchnet.models import Sequential
+from reference.device import device, tensorflow
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _keras():
+    tensorflow()  # TF first: keras then picks the TensorFlow backend
+    import keras
+
+    return keras
+
+
+@contextlib.contextmanager
+def floatx_scope(dtype):
+    """Set scratchnet's and Keras's floatx to `dtype` for the block; restore both after.
+
+    Keras 3 also caches a global dtype *policy* (created from floatx the first time a layer
+    asks for it) that `keras.backend.set_floatx` does not update; without resetting it, a
+    layer built after switching floatx to float64 would still get float32 weights. So the
+    policy is set to `dtype` as well, and restored (to "not yet created" if it was) after.
+    """
+    keras = _keras()
+    from keras.src.backend.common import global_state
+
+    name = np.dtype(dtype).name
+    before_sn, before_k = sn_backend.floatx(), keras.backend.floatx()
+    before_policy = global_state.get_global_attribute("dtype_policy", None)
+    sn_backend.set_floatx(name)
+    keras.backend.set_floatx(name)
+    keras.config.set_dtype_policy(name)
+    try:
+        yield name
+    finally:
+        sn_backend.set_floatx(before_sn)
+        keras.backend.set_floatx(before_k)
+        global_state.set_global_attribute("dtype_policy", before_policy)
+
+
+_OPTIMIZER_CLASSES = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam")
+_LOSS_CLASSES = {
+    sn_losses.MeanSquaredError: "MeanSquaredError",
+    sn_losses.BinaryCrossentropy: "BinaryCrossentropy",
+    sn_losses.CategoricalCrossentropy: "CategoricalCrossentropy",
+    sn_losses.SparseCategoricalCrossentropy: "SparseCategoricalCrossentropy",
+}
+_METRIC_CLASSES = {
+    sn_metrics.BinaryAccuracy: "BinaryAccuracy",
+    sn_metrics.CategoricalAccuracy: "CategoricalAccuracy",
+    sn_metrics.SparseCategoricalAccuracy: "SparseCategoricalAccuracy",
+    sn_metrics.MeanAbsoluteError: "MeanAbsoluteError",
+    sn_metrics.MeanSquaredError: "MeanSquaredError",
+}
+_ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
+
+# ---------------------------------------------------------------------------------- to_keras
+
+
+def _keras_initializer(keras, init, where):
+    name = sn_initializers.name_of(init)
+    if isinstance(init, sn_initializers.RandomNormal):
+        return keras.initializers.RandomNormal(mean=init.mean, stddev=init.stddev, seed=init.seed)
+    if isinstance(init, sn_initializers.RandomUniform):
+        return keras.initializers.RandomUniform(minval=init.minval, maxval=init.maxval,
+                                                seed=init.seed)
+    if name is not None and getattr(init, "seed", None) is None:
+        return name
+    if name is not None:
+        return keras.initializers.get({"class_name": type(init).__name__,
+                                       "config": {"seed": init.seed}})
+    warnings.warn(f"to_keras: {where}: initializer {init!r} has no Keras equivalent; the twin "
+                  "uses 'glorot_uniform' (weights are copied, so only its config differs)")
+    return "glorot_uniform"
+
+
+def _keras_layer(keras, layer, dtype):
+    common = {"name": layer.name, "dtype": dtype, "trainable": layer.trainable}
+    kind = type(layer)
+    if kind is sn_layers.Dense:
+        return keras.layers.Dense(
+            layer.units, activation=sn_activations.serialize(layer.activation),
+            use_bias=layer.use_bias,
+            kernel_initializer=_keras_initializer(keras, layer.kernel_initializer, layer.name),
+            bias_initializer=_keras_initializer(keras, layer.bias_initializer, layer.name),
+            **common)
+    if kind is sn_layers.Flatten:
+        return keras.layers.Flatten(**common)
+    if kind is sn_layers.Softmax:
+        return keras.layers.Softmax(axis=-1, **common)
+    if kind is sn_layers.Activation:
+        return keras.layers.Activation(sn_activations.serialize(layer.activation), **common)
+    if kind is sn_layers.ReLU:
+        return keras.layers.ReLU(max_value=layer.max_value, **common)
+    raise ValueError(f"to_keras: layer {layer.name!r} of type {kind.__name__} is not supported "
+                     "(supported: Dense, Flatten, Activation, ReLU, Softmax)")
+
+
+def keras_optimizer(optimizer, dtype="float32"):
+    """The Keras optimizer with the same hyper-parameters as a scratchnet optimizer.
+
+    A legacy `decay` becomes `InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)`, i.e.
+    lr / (1 + decay * iterations). Given a Python float `lr`, that schedule computes in
+    float32 whatever the model's dtype (`ops.convert_to_tensor(0.01)` is a float32 tensor), so
+    a float64 model would step with a float32-rounded rate (~5e-8 relative off). scratchnet
+    keeps the rate in the variables' dtype, as Keras does for a plain float learning rate, so
+    for float64 the schedule gets `lr` as a float64 tensor. `decay` stays a Python float:
+    Keras's `ops.cast(decay_rate, 'float64')` rounds it through float32, and scratchnet's
+    optimizers round it the same way (`keras_cast`). For float32 this is the plain mapping.
+    """
+    tf, keras = tensorflow(), _keras()
+    cls_name = type(optimizer).__name__
+    if cls_name not in _OPTIMIZER_CLASSES:
+        raise ValueError(f"to_keras: optimizer {optimizer!r} has no Keras equivalent")
+    config = dict(optimizer.get_config())
+    decay = config.pop("decay", 0.0) or 0.0
+    if decay:
+        lr = config["learning_rate"]
+        if np.dtype(dtype) != np.float32:
+            lr = tf.constant(lr, dtype=dtype)
+        config["learning_rate"] = keras.optimizers.schedules.InverseTimeDecay(
+            lr, decay_steps=1, decay_rate=decay)
+    return getattr(keras.optimizers, cls_name)(**config)
+
+
+def keras_loss(loss, dtype=None):
+    keras = _keras()
+    cls_name = _LOSS_CLASSES.get(type(loss))
+    if cls_name is None:
+        raise ValueError(f"to_keras: loss {loss!r} has no Keras equivalent")
+    kwargs = {"dtype": dtype}
+    if cls_name != "MeanSquaredError":
+        kwargs["from_logits"] = loss.from_logits
+    return getattr(keras.losses, cls_name)(**kwargs)
+
+
+def _keras_metric(keras, metric):
+    if isinstance(metric, str):
+        return metric
+    cls_name = _METRIC_CLASSES.get(type(metric))
+    if cls_name is None:
+        raise ValueError(f"to_keras: metric {metric!r} has no Keras equivalent")
+    return getattr(keras.metrics, cls_name)(name=metric.name)
+
+
+def to_keras(model, jit_compile=False):
+    """The tf.keras twin of a scratchnet Sequential (see the module docstring)."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"to_keras: expected a scratchnet Sequential, received {model!r}")
+    tf, keras = tensorflow(), _keras()
+    dtype = model.dtype or sn_backend.floatx()
+    if model.compiled and keras.backend.floatx() != dtype:
+        warnings.warn(
+            f"to_keras: the model is {dtype} but keras.backend.floatx() is "
+            f"{keras.backend.floatx()!r}: Keras's loss and metric accumulators will use the "
+            "latter (wrap the work in reference.floatx_scope(model.dtype))")
+    with tf.device(device()):
+        parts = []
+        if model.built:
+            parts.append(keras.Input(shape=tuple(model.input_shape[1:]), dtype=dtype))
+        parts += [_keras_layer(keras, layer, dtype) for layer in model.layers]
+        twin = keras.Sequential(parts, name=model.name)
+        if model.built:
+            twin.set_weights(model.get_weights())
+        if model.compiled:
+            twin.compile(optimizer=keras_optimizer(model.optimizer, dtype),
+                         loss=keras_loss(model.loss, dtype),
+                         metrics=[_keras_metric(keras, m) for m in model._metric_ids] or None,
+                         jit_compile=jit_compile)
+    return twin
+
+# ---------------------------------------------------------------------------------- from_keras
+
+
+def _dtype_name(keras_layer):
+    dtype = getattr(keras_layer, "dtype", None)
+    return np.dtype(getattr(dtype, "name", dtype) or "float32").name
+
+
+def _activation_name(keras, fn, where):
+    name = keras.activations.serialize(fn) if not isinstance(fn, str) else fn
+    if isinstance(name, dict):
+        name = name.get("config", name.get("class_name"))
+    if name not in _ACTIVATION_NAMES:
+        raise ValueError(f"from_keras: {where}: activation {name!r} is not supported "
+                         f"(supported: {', '.join(_ACTIVATION_NAMES)})")
+    return name
+
+
+def _sn_initializer(init, where):
+    cls_name = type(init).__name__
+    config = init.get_config() if hasattr(init, "get_config") else {}
+    seed = config.get("seed")
+    if cls_name == "RandomNormal":
+        return sn_initializers.RandomNormal(config["mean"], config["stddev"], seed)
+    if cls_name == "RandomUniform":
+        return sn_initializers.RandomUniform(config["minval"], config["maxval"], seed)
+    name = sn_initializers._snake(cls_name)
+    if name not in sn_initializers._BY_NAME:
+        raise ValueError(f"from_keras: {where}: initializer {cls_name} is not supported")
+    cls = sn_initializers._BY_NAME[name]
+    return cls() if name in ("zeros", "ones") else cls(seed=seed)
+
+
+def _sn_layer(keras, layer):
+    common = {"name": layer.name, "dtype": _dtype_name(layer), "trainable": layer.trainable}
+    kind = type(layer).__name__
+    where = f"layer {layer.name!r} ({kind})"
+    if kind == "Dense":
+        for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                     "kernel_constraint", "bias_constraint"):
+            if getattr(layer, attr, None) is not None:
+                raise ValueError(f"from_keras: {where}: {attr} is not supported")
+        return sn_layers.Dense(
+            layer.units, activation=_activation_name(keras, layer.activation, where),
+            use_bias=layer.use_bias,
+            kernel_initializer=_sn_initializer(layer.kernel_initializer, where),
+            bias_initializer=_sn_initializer(layer.bias_initializer, where), **common)
+    if kind == "Flatten":
+        return sn_layers.Flatten(**common)
+    if kind == "Softmax":
+        if layer.axis not in (-1, [-1], (-1,)):
+            raise ValueError(f"from_keras: {where}: only axis=-1 is supported")
+        return sn_layers.Softmax(**common)
+    if kind == "Activation":
+        return sn_layers.Activation(_activation_name(keras, layer.activation, where), **common)
+    if kind == "ReLU":
+        if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
+            raise ValueError(f"from_keras: {where}: only negative_slope=0 and threshold=0 "
+                             "are supported")
+        max_value = None if layer.max_value is None else float(layer.max_value)
+        return sn_layers.ReLU(max_value=max_value, **common)
+    raise ValueError(f"from_keras: {where} is not supported (supported: Dense, Flatten, "
+                     "Activation, ReLU, Softmax)")
+
+
+def _sn_optimizer(keras, optimizer):
+    cls_name = type(optimizer).__name__
+    if cls_name not in _OPTIMIZER_CLASSES:
+        raise ValueError(f"from_keras: optimizer {cls_name} is not supported")
+    config = optimizer.get_config()
+    kwargs = {"name": config.get("name")}
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        if (type(schedule).__name__ != "InverseTimeDecay" or schedule.decay_steps != 1
+                or schedule.staircase):
+            raise ValueError(f"from_keras: learning-rate schedule {schedule!r} is not supported "
+                             "(only InverseTimeDecay(lr, decay_steps=1, decay_rate))")
+        kwargs["learning_rate"] = float(schedule.initial_learning_rate)
+        kwargs["decay"] = float(schedule.decay_rate)
+    else:
+        lr = float(config["learning_rate"])
+        lr_dtype = getattr(optimizer.learning_rate, "dtype", "float64")
+        if np.dtype(getattr(lr_dtype, "name", lr_dtype)) == np.float32:
+            # Keras keeps the rate in a float32 variable: recover the shortest decimal that
+            # rounds to it (0.01, not 0.009999999776482582), as the user wrote it.
+            lr = float(str(np.float32(lr)))
+        kwargs["learning_rate"] = lr
+    keys = {"SGD": ("momentum", "nesterov"),
+            "RMSprop": ("rho", "momentum", "epsilon", "centered"),
+            "Adagrad": ("initial_accumulator_value", "epsilon"),
+            "Adadelta": ("rho", "epsilon"),
+            "Adam": ("beta_1", "beta_2", "epsilon", "amsgrad")}[cls_name]
+    for key in keys:
+        kwargs[key] = config[key]
+    for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+        if config.get(key):
+            raise ValueError(f"from_keras: optimizer option {key}={config[key]!r} is not supported")
+    if config.get("use_ema"):
+        raise ValueError("from_keras: optimizer option use_ema=True is not supported")
+    return getattr(sn_optimizers, cls_name)(**kwargs)
+
+
+def _sn_loss(keras, loss):
+    if isinstance(loss, str):
+        return sn_losses.get(loss)
+    cls_name = type(loss).__name__
+    for sn_cls, k_name in _LOSS_CLASSES.items():
+        if k_name == cls_name:
+            if sn_cls is sn_losses.MeanSquaredError:
+                return sn_cls()
+            return sn_cls(from_logits=loss.get_config().get("from_logits", False))
+    raise ValueError(f"from_keras: loss {loss!r} is not supported")
+
+
+def _sn_metric(metric):
+    if isinstance(metric, str):
+        return metric
+    cls_name = type(metric).__name__
+    for sn_cls, k_name in _METRIC_CLASSES.items():
+        if k_name == cls_name:
+            return sn_cls(name=metric.name)
+    raise ValueError(f"from_keras: metric {metric!r} is not supported")
+
+
+def from_keras(keras_model):
+    """The scratchnet Sequential equivalent of a Keras Sequential (see the module docstring)."""
+    keras = _keras()
+    if not isinstance(keras_model, keras.Sequential):
+        raise TypeError(f"from_keras: expected a keras.Sequential, received {keras_model!r}")
+    layers = list(keras_model.layers)
+    dtypes = {_dtype_name(layer) for layer in layers}
+    if len(dtypes) > 1:
+        raise ValueError(f"from_keras: layers mix dtypes {sorted(dtypes)}; scratchnet models "
+                         "have one dtype")
+    model = Sequential(name=keras_model.name)
+    model.dtype = dtypes.pop() if dtypes else keras.backend.floatx()
+    converted = [_sn_layer(keras, layer) for layer in layers]
+    try:
+        input_shape = keras_model.input_shape if keras_model.built else None
+    except (AttributeError, ValueError):
+        input_shape = None
+    if input_shape is not None:
+        model.add(sn_layers.InputLayer(shape=tuple(input_shape[1:]), dtype=model.dtype))
+    for layer in converted:
+        model.add(layer)
+    if model.built:
+        model.set_weights([np.asarray(w, dtype=model.dtype) for w in keras_model.get_weights()])
+    if getattr(keras_model, "compiled", False) and keras_model.optimizer is not None:
+        loss = keras_model.loss
+        metrics = getattr(keras_model, "_compile_metrics", None)
+        names = list(getattr(metrics, "_user_metrics", None) or []) if metrics else []
+        model.compile(optimizer=_sn_optimizer(keras, keras_model.optimizer),
+                      loss=_sn_loss(keras, loss),
+                      metrics=[_sn_metric(m) for m in names] or None)
+    return model

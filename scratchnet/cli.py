@@ -1,0 +1,132 @@
+"""The `scratchnet` command.
+
+    scratchnet data fetch            cache MNIST and Fashion-MNIST (offline sources first)
+    scratchnet demo [options]        train a lecture model with scratchnet and with tf.keras,
+                                     on identical batches, and compare numbers and speed
+
+TensorFlow is imported only by `demo` without --no-tf; everything else works without it.
+"""
+import argparse
+import sys
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    return value
+
+
+def build_parser():
+    from scratchnet import __version__
+    from scratchnet.demo import DATASETS, DEFAULT_SEED, MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="scratchnet",
+        description="scratchnet: tf.keras rebuilt from scratch in NumPy + Numba, "
+                    "checked against TensorFlow.",
+    )
+    parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    data = commands.add_parser("data", help="manage the datasets",
+                               description="Manage the MNIST / Fashion-MNIST datasets.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data_commands.add_parser(
+        "fetch", help="cache MNIST and Fashion-MNIST and print where they are",
+        description="Make sure MNIST and Fashion-MNIST are cached (trying local copies "
+                    "before the network) and print where they are.")
+
+    models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODELS.items()))
+    demo = commands.add_parser(
+        "demo", help="train a lecture model with scratchnet and TensorFlow, side by side",
+        description="Train a lecture model with scratchnet and with its tf.keras twin "
+                    "(same initial weights, identical batches), then compare loss, accuracy, "
+                    "speed and final weights in one table.")
+    demo.add_argument("--model", default="mlp", choices=sorted(MODELS),
+                      help=f"which lecture model (default: mlp). Models: {models}")
+    demo.add_argument("--dataset", default="fashion_mnist", choices=DATASETS,
+                      help="default: fashion_mnist")
+    demo.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
+    demo.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    demo.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED,
+                      help="seeds the initial weights and the batch order "
+                           f"(default: {DEFAULT_SEED})")
+    demo.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                      help="default: float32 (Keras's default)")
+    demo.add_argument("--no-tf", dest="tf", action="store_false",
+                      help="run the scratchnet side only (TensorFlow not needed)")
+    demo.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                      help="use only the first N training and N test images (quick runs)")
+    demo.add_argument("--blas-threads", type=_positive_int, default=None, metavar="N",
+                      help="set NumPy's OpenBLAS thread count for the run (default: leave "
+                           "it, i.e. OPENBLAS_NUM_THREADS or all cores)")
+    demo.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                      help="fit's verbosity on both sides (default: 1, progress bars)")
+    return parser
+
+
+def _data_fetch(args):
+    from scratchnet import datasets
+
+    try:
+        paths = datasets.prepare_all(verbose=True)
+    except datasets.DatasetUnavailableError as error:
+        print(f"scratchnet data fetch: {error}", file=sys.stderr)
+        return 1
+    print(f"Datasets ready ({', '.join(paths)}) in {datasets.data_dir()}")
+    return 0
+
+
+def _demo(args):
+    from scratchnet import demo
+    from scratchnet.datasets import DatasetUnavailableError
+
+    if args.blas_threads is not None and not demo.set_blas_threads(args.blas_threads):
+        print("scratchnet demo: --blas-threads: NumPy's OpenBLAS was not found; set "
+              "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS instead", file=sys.stderr)
+        return 1
+    try:
+        result = demo.run_demo(model=args.model, dataset=args.dataset, epochs=args.epochs,
+                               batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
+                               tf=args.tf, limit=args.limit, verbose=args.verbose)
+    except demo.TensorFlowMissingError as error:
+        print(f"scratchnet demo: {error}\n(or run the scratchnet side alone: "
+              "scratchnet demo --no-tf)", file=sys.stderr)
+        return 1
+    except DatasetUnavailableError as error:
+        print(f"scratchnet demo: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(demo.format_table(result))
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "data":
+        if args.data_command == "fetch":
+            return _data_fetch(args)
+        parser.error("data: choose an action: scratchnet data fetch")
+    elif args.command == "demo":
+        return _demo(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

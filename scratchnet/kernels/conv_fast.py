@@ -1,0 +1,307 @@
+"""2-D convolution, fast: Numba im2col/col2im around BLAS matrix products.
+
+Same math and shapes as `conv_naive` (read that first); this file only changes how the work
+is laid out so that nearly all of it is one big matrix product.
+
+im2col ("image to columns"): copy every kh x kw x C input window into one row of a matrix
+
+    cols[(b*Ho + p)*Wo + q, (i*kw + j)*C + c] = xp[b, p*sh + i*dh, q*sw + j*dw, c]
+    cols: (M, K) with M = n*Ho*Wo output positions, K = kh*kw*C window entries
+
+The kernel (kh, kw, C, F), read as a (K, F) matrix w2 (a free reshape: same memory order),
+then gives the whole convolution as ONE product, and backward as two more:
+
+    forward   z2  = cols @ w2 (+ b)        (M, K) @ (K, F)     -> z (n, Ho, Wo, F)
+    dL/dw     dw2 = cols^T @ dz2            (K, M) @ (M, F)     cols kept from forward
+    dL/db     db  = column sums of dz2      (F,)
+    dL/dx     dcols = dz2 @ w2^T            (M, F) @ (F, K), then col2im: add every row of
+              dcols back onto the window it came from (overlapping windows add up)
+
+Padding is never materialized: im2col writes zeros where a window hangs over the border,
+col2im skips those entries. When a kernel row (i fixed, all j, all c) lies inside the image
+and dilation is 1, it is kw*C contiguous numbers in x (channels last), copied in one run.
+
+Choices, measured on the 2-core dev machine (AMD EPYC, float32, batch 32, ms, min of 5-15
+runs; other engineers' test runs kept the load at 4-6 the whole time, so numbers vary by up
+to 2x from run to run, orderings did not):
+
+* im2col + BLAS beats direct Numba loops (accumulate each output's F filters tap by tap)
+  for every lecture shape, even with 1 input channel: 28x28x1 -> 26x26x32 k3: direct 1.04 vs
+  im2col 0.53 + gemm 0.21; 13x13x32 -> 11x11x64: direct 12-24 vs 0.15 + 0.8-1.4;
+  300x300x3 -> 16 (n=8): direct 69 vs 21 + 9-13. Doing im2col + gemm per image (so cols
+  stays in cache, recomputed for dw) did not pay either (300x300x3: 140-250 whole vs 157-318).
+* Numba kernels are serial (no prange). prange versions of im2col/col2im/bias+relu were
+  10-30x SLOWER here (im2col 28x28x1: 12.4 vs 0.53; whole layer 28x28x1 -> 32 forward 32
+  vs 0.7, 13x13x32 -> 64 forward + backward 45 vs 7), with OpenBLAS at 1 or 2 threads:
+  Numba's OpenMP workers spin at barriers and lose to OpenBLAS's workers and to any other
+  process on 2 cores. Serial Numba would cost at most 2x on an idle machine on these
+  memory-bound copies, a small share of the total next to the matrix products.
+* OpenBLAS threads (a global setting, NOT changed here; see
+  `scratchnet.demo.set_blas_threads`): at its default 2 threads on this busy machine the
+  same gemm takes 0.2 ms or 6-300 ms (spin-waiting against the other load); at 1 thread it
+  is steady. Whole Conv2D(relu) forward / forward + backward (dL/dx only for layers that are
+  not first), min ms, OpenBLAS at 1 thread, against TF 2.21 (tf.function, its 2 threads):
+
+      layer (batch 32)                  scratchnet fwd  fwd+bwd |  TF fwd  fwd+bwd | naive f+b
+      28x28x1 -> 26x26x32 k3                  0.66     1.20 |    0.78     1.61 |   22
+      28x28x1 -> 26x26x64 k3                  1.04     2.30 |    1.29     2.26 |
+      13x13x32 -> 11x11x64 k3                 2.38     6.7  |    1.82     5.55 |   11
+      LeNet 28x28x1 -> 6 k5 same              1.11     1.75 |    0.76     1.31 |
+      LeNet 14x14x6 -> 10x10x16 k5            0.49     1.22 |    0.66     1.99 |    2.9
+      PyML 28x28x1 -> 32 k5 same              1.58     2.83 |    1.05     2.12 |
+      PyML 14x14x32 -> 64 k5 same             19.7     30.7 |    5.96     9.43 |   55
+      300x300x3 -> 298x298x16 k3               202      318 |    89.9      138 |
+
+  With OpenBLAS at its default 2 threads the same table's medians were 8-12 ms for every
+  small layer and 1.2 s forward for 300x300x3 on this loaded machine.
+  Small layers: on par with TensorFlow (which runs 2 threads). Large ones (the 300x300
+  first layer: memory-bound im2col of 27 floats per output pixel and the fresh output's page
+  faults; the 14x14x32 k5 same layer: three 321M-multiply-add gemms on one thread) are
+  2-3x slower than TF's oneDNN on 2 threads.
+* Bias (and ReLU) are fused into one pass over z after the product; ReLU's backward and the
+  bias gradient likewise (one pass over dz). The bias gradient sums in float64.
+
+Every kernel takes C-contiguous arrays of one float dtype and plain ints (two compiled
+specializations each: float32 and float64), `cache=True`. The Python wrappers below check
+shapes and dtypes first, so a Numba typing error never reaches the user.
+"""
+import numpy as np
+from numba import njit, prange
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ---------------------------------------------------------------- Numba kernels
+@njit(cache=True)
+def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
+    """x3: x (n, H, W, C) viewed as (n, H, W*C); fills cols (n*Ho*Wo, kh*kw*C)."""
+    n, h, wc = x3.shape
+    w = wc // c
+    run = kw * c
+    for bp in prange(n * ho):                # one output row (image b, row p) at a time
+        b = bp // ho
+        p = bp - b * ho
+        for q in range(wo):
+            r = bp * wo + q
+            w0 = q * sw - left
+            for i in range(kh):
+                hh = p * sh - top + i * dh
+                base = i * run
+                if hh < 0 or hh >= h:            # whole kernel row in the padding
+                    for t in range(run):
+                        cols[r, base + t] = 0
+                elif dw == 1 and w0 >= 0 and w0 + kw <= w:   # kw*C contiguous inputs
+                    src = w0 * c
+                    for t in range(run):
+                        cols[r, base + t] = x3[b, hh, src + t]
+                else:
+                    for j in range(kw):
+                        ww = w0 + j * dw
+                        if 0 <= ww < w:
+                            for ch in range(c):
+                                cols[r, base + j * c + ch] = x3[b, hh, ww * c + ch]
+                        else:
+                            for ch in range(c):
+                                cols[r, base + j * c + ch] = 0
+
+
+@njit(cache=True)
+def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
+    """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C)."""
+    n, h, wc = dx3.shape
+    w = wc // c
+    run = kw * c
+    for b in prange(n):                      # images are independent: no write conflicts
+        for hh in range(h):
+            for t in range(wc):
+                dx3[b, hh, t] = 0
+        for p in range(ho):
+            for q in range(wo):
+                r = (b * ho + p) * wo + q
+                w0 = q * sw - left
+                for i in range(kh):
+                    hh = p * sh - top + i * dh
+                    if hh < 0 or hh >= h:
+                        continue
+                    base = i * run
+                    if dw == 1 and w0 >= 0 and w0 + kw <= w:
+                        dst = w0 * c
+                        for t in range(run):
+                            dx3[b, hh, dst + t] += dcols[r, base + t]
+                    else:
+                        for j in range(kw):
+                            ww = w0 + j * dw
+                            if 0 <= ww < w:
+                                for ch in range(c):
+                                    dx3[b, hh, ww * c + ch] += dcols[r, base + j * c + ch]
+
+
+@njit(cache=True)
+def bias_act_kernel(z2, bias, has_bias, relu, y2):
+    """z2 += bias (if has_bias); y2 = max(z2, 0) (if relu). One pass over (M, F)."""
+    m, f = z2.shape
+    for r in prange(m):
+        for k in range(f):
+            v = z2[r, k]
+            if has_bias:
+                v += bias[k]
+                z2[r, k] = v
+            if relu:
+                y2[r, k] = v if v > 0 else 0
+
+
+@njit(cache=True)
+def relu_backward_kernel(z2, dy2, dz2, db, has_bias):
+    """dz2 = dy2 where z2 > 0 else 0 (TF's ReLU gradient); db = column sums of dz2."""
+    m, f = z2.shape
+    acc = np.zeros(f)                          # float64 accumulators
+    for r in range(m):
+        for k in range(f):
+            g = dy2[r, k] if z2[r, k] > 0 else 0
+            dz2[r, k] = g
+            acc[k] += g
+    if has_bias:
+        for k in range(f):
+            db[k] = acc[k]
+
+
+@njit(cache=True)
+def column_sums_kernel(dz2, db):
+    """db[k] = sum_r dz2[r, k], accumulated in float64."""
+    m, f = dz2.shape
+    acc = np.zeros(f)
+    for r in range(m):
+        for k in range(f):
+            acc[k] += dz2[r, k]
+    for k in range(f):
+        db[k] = acc[k]
+
+
+# ---------------------------------------------------------------- checked Python wrappers
+def _check_float(name, a, dtype=None):
+    a = np.asarray(a)
+    if a.dtype not in _FLOATS:
+        raise TypeError(f"conv2d: {name} must be float32 or float64, received {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"conv2d: {name} has dtype {a.dtype}, expected {dtype} like the input")
+    return np.ascontiguousarray(a)
+
+
+def reuse_or_new(buf, shape, dtype):
+    """`buf` when it already has this shape and dtype (and is contiguous), else a new array."""
+    if (buf is not None and buf.shape == tuple(shape) and buf.dtype == dtype
+            and buf.flags.c_contiguous):
+        return buf
+    return np.empty(shape, dtype)
+
+
+def geometry(x_shape, kernel_shape, strides, pads, dilation):
+    """(Ho, Wo) for x (n, H, W, C) and kernel (kh, kw, C, F), with checks."""
+    if len(x_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(f"conv2d: x must be (n, H, W, C) and kernel (kh, kw, C, F), "
+                         f"received {tuple(x_shape)} and {tuple(kernel_shape)}")
+    if x_shape[3] != kernel_shape[2]:
+        raise ValueError(f"conv2d: x has {x_shape[3]} channels, the kernel {tuple(kernel_shape)} "
+                         f"expects {kernel_shape[2]}")
+    (top, bottom), (left, right) = pads
+    out = []
+    for size, before, after, k, s, d in ((x_shape[1], top, bottom, kernel_shape[0], strides[0],
+                                          dilation[0]),
+                                         (x_shape[2], left, right, kernel_shape[1], strides[1],
+                                          dilation[1])):
+        length = (size + before + after - ((k - 1) * d + 1)) // s + 1
+        if length <= 0:
+            raise ValueError(f"conv2d: empty output for input {tuple(x_shape)}, kernel "
+                             f"{tuple(kernel_shape)}, strides {tuple(strides)}, dilation "
+                             f"{tuple(dilation)}, padding {tuple(pads)}")
+        out.append(int(length))
+    return tuple(out)
+
+
+def _geometry_args(kernel_shape, strides, pads, dilation, out_hw):
+    (top, _), (left, _) = pads
+    return (int(kernel_shape[0]), int(kernel_shape[1]), int(strides[0]), int(strides[1]),
+            int(dilation[0]), int(dilation[1]), int(top), int(left), int(out_hw[0]),
+            int(out_hw[1]))
+
+
+def _is_pointwise(kernel_shape, strides, pads):
+    """1x1 kernel, stride 1, no padding: cols is x itself, reshaped."""
+    return (kernel_shape[:2] == (1, 1) and tuple(strides) == (1, 1)
+            and tuple(pads) == ((0, 0), (0, 0)))
+
+
+def im2col(x, kernel_shape, strides, pads, dilation, out=None):
+    """cols (n*Ho*Wo, kh*kw*C) for x (n, H, W, C); `out` is reused when it fits."""
+    x = _check_float("x", x)
+    kernel_shape = tuple(kernel_shape)
+    ho, wo = geometry(x.shape, kernel_shape, strides, pads, dilation)
+    n, h, w, c = x.shape
+    if _is_pointwise(kernel_shape, strides, pads):
+        return x.reshape(n * h * w, c)
+    cols = reuse_or_new(out, (n * ho * wo, kernel_shape[0] * kernel_shape[1] * c), x.dtype)
+    im2col_kernel(x.reshape(n, h, w * c), c,
+                  *_geometry_args(kernel_shape, strides, pads, dilation, (ho, wo)), cols)
+    return cols
+
+
+def col2im(dcols, x_shape, kernel_shape, strides, pads, dilation):
+    """dL/dx (n, H, W, C) from dL/dcols: the adjoint of `im2col`."""
+    kernel_shape = tuple(kernel_shape)
+    n, h, w, c = x_shape
+    ho, wo = geometry(x_shape, kernel_shape, strides, pads, dilation)
+    dcols = _check_float("dcols", dcols)
+    expected = (n * ho * wo, kernel_shape[0] * kernel_shape[1] * c)
+    if dcols.shape != expected:
+        raise ValueError(f"conv2d: dcols has shape {dcols.shape}, expected {expected}")
+    if _is_pointwise(kernel_shape, strides, pads):
+        return dcols.reshape(n, h, w, c).copy()
+    dx = np.empty((n, h, w, c), dcols.dtype)
+    col2im_kernel(dcols, c, *_geometry_args(kernel_shape, strides, pads, dilation, (ho, wo)),
+                  dx.reshape(n, h, w * c))
+    return dx
+
+
+def conv2d_forward(x, kernel, bias, strides, pads, dilation, cols=None):
+    """(z, cols): z = conv(x, kernel) + bias (n, Ho, Wo, F), and the im2col matrix for backward.
+
+    `bias` may be None. `cols` is a buffer reused when its shape and dtype fit.
+    """
+    x = _check_float("x", x)
+    kernel = _check_float("kernel", kernel, x.dtype)
+    ho, wo = geometry(x.shape, kernel.shape, strides, pads, dilation)
+    cols = im2col(x, kernel.shape, strides, pads, dilation, out=cols)
+    filters = kernel.shape[3]
+    z2 = cols @ kernel.reshape(-1, filters)                     # (M, K) @ (K, F)
+    if bias is not None:
+        bias = _check_float("bias", bias, x.dtype)
+        if bias.shape != (filters,):
+            raise ValueError(f"conv2d: bias has shape {bias.shape}, expected {(filters,)}")
+        bias_act_kernel(z2, bias, True, False, z2)
+    return z2.reshape(x.shape[0], ho, wo, filters), cols
+
+
+def conv2d_backward(x, kernel, dz, strides, pads, dilation, need_input_grad=True, cols=None):
+    """(dL/dx or None, dL/dkernel, dL/dbias), given dz = dL/dz (n, Ho, Wo, F).
+
+    `cols` is forward's im2col matrix of x; recomputed when not given.
+    """
+    x = _check_float("x", x)
+    kernel = _check_float("kernel", kernel, x.dtype)
+    dz = _check_float("dz", dz, x.dtype)
+    ho, wo = geometry(x.shape, kernel.shape, strides, pads, dilation)
+    filters = kernel.shape[3]
+    if dz.shape != (x.shape[0], ho, wo, filters):
+        raise ValueError(f"conv2d: dz has shape {dz.shape}, "
+                         f"expected {(x.shape[0], ho, wo, filters)}")
+    if cols is None:
+        cols = im2col(x, kernel.shape, strides, pads, dilation)
+    dz2 = dz.reshape(-1, filters)
+    dkernel = np.empty_like(kernel)
+    np.matmul(cols.T, dz2, out=dkernel.reshape(-1, filters))    # (K, M) @ (M, F)
+    dbias = np.empty(filters, x.dtype)
+    column_sums_kernel(dz2, dbias)
+    if not need_input_grad:
+        return None, dkernel, dbias
+    dcols = dz2 @ kernel.reshape(-1, filters).T                 # (M, F) @ (F, K)
+    return col2im(dcols, x.shape, kernel.shape, strides, pads, dilation), dkernel, dbias

@@ -1,0 +1,245 @@
+"""`Conv2D`: the 2-D convolution layer, y = f(conv(x, w) + b).
+
+Lectures: the university course (`Conv2D(3, 3, 1, 'SAME')` on a 28x28x1 image -> 28x28x3,
+kernel (3, 3, 1, 3)); Coursera C1 W3 (`Conv2D(64, (3, 3), activation='relu',
+input_shape=(28, 28, 1))`: output (None, 26, 26, 64), 640 parameters); Hands-On CV ch. 3
+(LeNet-5, padding, strides); Python ML ch. 15 (Conv2D(32, (5, 5)) -> pool -> Conv2D(64, (5, 5))).
+
+Shapes (channels last, like Keras's default; n = batch, C = input channels, F = filters):
+
+    x: (n, H, W, C)   kernel w: (kh, kw, C, F)   bias b: (F,)   z, y: (n, Ho, Wo, F)
+
+Every output number is a dot product of one kh x kw x C window of the (zero-padded) input
+with one filter, plus that filter's bias:
+
+    z[n, p, q, f] = b[f] + sum_{i, j, c} xp[n, p*sh + i*dh, q*sw + j*dw, c] * w[i, j, c, f]
+    y = f(z)                                    (the activation, as in Dense)
+
+Output size per spatial axis (input n, kernel k, stride s, dilation d; `layers/padding.py`):
+'valid' -> floor((n - (k-1)d - 1) / s) + 1 (no padding; must be >= 1), 'same' -> ceil(n / s)
+(TF pads with zeros, the odd extra row/column at the bottom/right).
+
+Backward, given dy = dL/dy:
+
+    dz = f'(z) * dy                                       (the activation's rule)
+    dw[i, j, c, f] = sum_{n, p, q} xp[n, p*sh + i*dh, q*sw + j*dw, c] dz[n, p, q, f]
+    db[f]          = sum_{n, p, q} dz[n, p, q, f]
+    dx             = every dz[n, p, q, f] w[i, j, c, f] added back onto the input pixel it
+                     came from (skipped for the first layer: nothing needs it)
+
+Two implementations live side by side in `scratchnet.kernels`: `conv_naive` spells these sums
+out (loops, NumPy slices), `conv_fast` lays them out as im2col + three BLAS matrix products
+(see its docstring for the measurements behind that). The layer uses the fast one
+(`layer.implementation = "naive"` switches, e.g. to compare). Its internal buffers (the im2col
+matrix kept from forward for dw, z, and backward's scratch) are reused from step to step;
+what it returns (y, dx) is always a fresh array.
+"""
+import numpy as np
+
+from scratchnet import activations, initializers
+from scratchnet.kernels import conv_fast, conv_naive
+from scratchnet.layers.base import Layer
+from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
+                                       paddings)
+
+_IMPLEMENTATIONS = ("fast", "naive")
+
+
+class Conv2D(Layer):
+    """Keras's `Conv2D(filters, kernel_size, strides, padding, data_format, dilation_rate,
+    groups, activation, use_bias, kernel_initializer, bias_initializer)`, channels_last.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"Conv2D {self.name!r}: filters must be a positive int, "
+                             f"received {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, 2, f"Conv2D {self.name!r}: kernel_size")
+        self.strides = normalize_tuple(strides, 2, f"Conv2D {self.name!r}: strides")
+        self.padding = normalize_padding(padding, f"Conv2D {self.name!r}")
+        self.dilation_rate = normalize_tuple(dilation_rate, 2,
+                                             f"Conv2D {self.name!r}: dilation_rate")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                f"Conv2D {self.name!r}: only data_format='channels_last' (inputs shaped "
+                f"(batch, height, width, channels), Keras's default) is supported, received "
+                f"data_format={data_format!r}"
+            )
+        if groups != 1:
+            raise ValueError(f"Conv2D {self.name!r}: only groups=1 is supported, "
+                             f"received groups={groups!r}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"Conv2D {self.name!r}: strides > 1 together with dilation_rate > 1 is not "
+                f"supported (Keras rejects it too); received strides={self.strides} and "
+                f"dilation_rate={self.dilation_rate}"
+            )
+        self.data_format = "channels_last"
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self.implementation = "fast"
+        self._cols = self._dcols = self._z_buffer = self._dz_buffer = None
+
+    # ---- building -------------------------------------------------------------------
+    @property
+    def implementation(self):
+        """'fast' (Numba im2col + BLAS, the default) or 'naive' (the readable reference)."""
+        return self._implementation
+
+    @implementation.setter
+    def implementation(self, value):
+        if value not in _IMPLEMENTATIONS:
+            raise ValueError(f"Conv2D {self.name!r}: implementation must be one of "
+                             f"{_IMPLEMENTATIONS}, received {value!r}")
+        self._implementation = value
+
+    def _output_hw(self, height, width, input_shape):
+        """(Ho, Wo); a clear error when 'valid' leaves nothing (kernel larger than input)."""
+        out = tuple(output_length(n, k, s, self.padding, d) for n, k, s, d in zip(
+            (height, width), self.kernel_size, self.strides, self.dilation_rate))
+        if any(o is not None and o <= 0 for o in out):
+            raise ValueError(
+                f"Conv2D {self.name!r}: input shape {tuple(input_shape)} is too small for "
+                f"kernel_size={self.kernel_size} with dilation_rate={self.dilation_rate}, "
+                f"strides={self.strides} and padding='valid': the output would be empty "
+                f"({out[0]}x{out[1]}). Use a smaller kernel, a larger input, or padding='same'."
+            )
+        return out
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                f"Conv2D {self.name!r} needs inputs of shape (batch, height, width, channels) "
+                f"with a known number of channels, received shape {tuple(input_shape)}"
+            )
+        if self.dtype not in ("float32", "float64"):
+            raise TypeError(f"Conv2D {self.name!r}: dtype must be float32 or float64, "
+                            f"received {self.dtype}")
+        self._output_hw(input_shape[1], input_shape[2], input_shape)
+        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
+                                      self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        ho, wo = self._output_hw(input_shape[1], input_shape[2], input_shape)
+        return (input_shape[0], ho, wo, self.filters)
+
+    # ---- computing ------------------------------------------------------------------
+    def _prepare(self, x):
+        """x as a contiguous (n, H, W, C) array of the layer's dtype, and its paddings."""
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if x.ndim != 4 or x.shape[-1] != self.kernel.shape[2]:
+            raise ValueError(
+                f"Input of layer {self.name!r} (Conv2D) is incompatible: expected shape "
+                f"(batch, height, width, {self.kernel.shape[2]}), received {x.shape}"
+            )
+        self._output_hw(x.shape[1], x.shape[2], x.shape)
+        return x, paddings(x.shape[1:3], self.kernel_size, self.strides, self.padding,
+                           self.dilation_rate)
+
+    def forward(self, x, training=False):
+        x, pads = self._prepare(x)
+        self._x, self._pads = x, pads
+        bias = self.bias if self.use_bias else None
+        if self._implementation == "naive":
+            self._cols = None
+            z = conv_naive.conv2d_forward(x, self.kernel, bias, self.strides, pads,
+                                          self.dilation_rate)
+            y = self.activation(z)
+            self._z, self._y = z, y
+            return y
+        # Fast: z2 = cols @ w2 into a reused buffer, then bias (and ReLU) in one pass.
+        filters = self.filters
+        cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads, self.dilation_rate,
+                                out=self._cols)
+        self._cols = cols
+        w2 = self.kernel.reshape(-1, filters)
+        linear = self.activation is activations.linear
+        # z is returned as y when the activation is linear: then it must be a fresh array.
+        z2 = np.empty((cols.shape[0], filters), x.dtype) if linear else conv_fast.reuse_or_new(
+            self._z_buffer, (cols.shape[0], filters), x.dtype)
+        np.matmul(cols, w2, out=z2)
+        relu = self.activation is activations.relu
+        if relu:
+            y2 = np.empty_like(z2)
+            conv_fast.bias_act_kernel(z2, self.bias if self.use_bias else self._no_bias(),
+                                      self.use_bias, True, y2)
+        else:
+            if self.use_bias:
+                conv_fast.bias_act_kernel(z2, self.bias, True, False, z2)
+            y2 = z2 if linear else self.activation(z2)
+        if not linear:
+            self._z_buffer = z2
+        out_shape = (x.shape[0],) + self.compute_output_shape(x.shape)[1:3] + (filters,)
+        self._z, self._y = z2.reshape(out_shape), y2.reshape(out_shape)
+        return self._y
+
+    def _no_bias(self):
+        """A placeholder bias for the fused kernels when use_bias=False (never read)."""
+        return np.zeros(self.filters, self.dtype)
+
+    def logits(self):
+        """z = conv(x, w) + b of the last forward pass: what a fused crossentropy differentiates."""
+        return self._z
+
+    def backward(self, dy, need_input_grad=True):
+        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._z.shape)
+        if self._implementation == "fast" and self.activation is activations.relu:
+            # dz = dy * (z > 0) and db = sum dz, fused in one pass.
+            dz = conv_fast.reuse_or_new(self._dz_buffer, self._z.shape, self._z.dtype)
+            self._dz_buffer = dz
+            filters = self.filters
+            conv_fast.relu_backward_kernel(self._z.reshape(-1, filters), dy.reshape(-1, filters),
+                                           dz.reshape(-1, filters),
+                                           self.grads[1] if self.use_bias else self._no_bias(),
+                                           self.use_bias)
+            return self._weight_and_input_grads(dz, need_input_grad)
+        dz = self.activation.backward(self._z, self._y, dy)
+        return self.backward_from_logits(dz, need_input_grad)
+
+    def backward_from_logits(self, dz, need_input_grad=True):
+        dz = np.ascontiguousarray(dz, dtype=self.dtype).reshape(self._z.shape)
+        if self.use_bias:
+            conv_fast.column_sums_kernel(dz.reshape(-1, self.filters), self.grads[1])
+        return self._weight_and_input_grads(dz, need_input_grad)
+
+    def _weight_and_input_grads(self, dz, need_input_grad):
+        """dL/dkernel into grads[0] (in place) and dL/dx; the bias gradient is already done."""
+        x, pads = self._x, self._pads
+        if self._implementation == "naive":
+            dx, dkernel, dbias = conv_naive.conv2d_backward(
+                x, self.kernel, dz, self.strides, pads, self.dilation_rate, need_input_grad)
+            self.grads[0][...] = dkernel
+            if self.use_bias:
+                self.grads[1][...] = dbias
+            return dx
+        filters = self.filters
+        dz2 = dz.reshape(-1, filters)
+        np.matmul(self._cols.T, dz2, out=self.grads[0].reshape(-1, filters))  # dw2 = cols^T dz2
+        if not need_input_grad:
+            return None
+        dcols = conv_fast.reuse_or_new(self._dcols, self._cols.shape, self._cols.dtype)
+        self._dcols = dcols
+        np.matmul(dz2, self.kernel.reshape(-1, filters).T, out=dcols)       # dcols = dz2 w2^T
+        return conv_fast.col2im(dcols, x.shape, self.kernel.shape, self.strides, pads,
+                                self.dilation_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}
+
+
+Convolution2D = Conv2D

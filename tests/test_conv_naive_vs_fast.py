@@ -1,0 +1,189 @@
+"""Conv2D's two implementations agree: `kernels.conv_naive` (loops, NumPy) == `kernels.conv_fast`
+(Numba im2col + BLAS), for forward, dL/dx, dL/dkernel and dL/dbias, in both dtypes.
+
+Hypothesis draws the geometry (batch, H, W, C, F, kernel, strides or dilation, padding), so
+padding at every border, strides that skip the last rows, kernels larger than the input with
+'same', and 1x1 kernels (the fast path skips im2col) all come up. float64 uses normal random
+numbers (the two summation orders then agree to ~1e-15); float32 uses multiples of 1/8 so that
+every sum is exact in float32 and the two must agree exactly (see test_conv_parity.py for why
+long float32 sums in different orders cannot be compared to 1e-4 relative).
+"""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from scratchnet.kernels import conv_fast, conv_naive
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.padding import output_length, paddings
+from tolerances import assert_close, relative_error, tolerance
+
+DTYPES = ("float32", "float64")
+_WORST = {}
+
+
+def check(actual, expected, dtype, what):
+    assert np.asarray(actual).dtype == np.dtype(dtype), f"{what}: dtype {np.asarray(actual).dtype}"
+    assert_close(actual, expected, dtype, what)
+    rtol, atol = tolerance(dtype)   # worst relative error where the relative test governs
+    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    big = np.abs(b) >= atol / rtol
+    rel = relative_error(a[big], b[big]) if big.any() else 0.0
+    _WORST[dtype] = max(_WORST.get(dtype, 0.0), rel)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_worst():
+    yield
+    for dtype, rel in sorted(_WORST.items()):
+        print(f"\n[naive vs fast] {dtype}: max rel err {rel:.2e}", end="")
+
+
+@st.composite
+def cases(draw, dtype, max_size=12):
+    batch = draw(st.integers(1, 3))
+    height, width = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    channels, filters = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    padding = draw(st.sampled_from(("valid", "same")))
+    if draw(st.booleans()):
+        strides, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (1, 1)
+    else:
+        strides, dilation = (1, 1), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    out = tuple(output_length(n, k, s, padding, d)
+                for n, k, s, d in zip((height, width), kernel, strides, dilation))
+    assume(min(out) > 0)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shapes = dict(x=(batch, height, width, channels), kernel=kernel + (channels, filters),
+                  bias=(filters,), dz=(batch,) + out + (filters,))
+    if dtype == "float64":
+        arrays = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    else:
+        arrays = {k: rng.integers(-8, 9, s) / 8 for k, s in shapes.items()}
+    arrays = {k: v.astype(dtype) for k, v in arrays.items()}
+    pads = paddings((height, width), kernel, strides, padding, dilation)
+    return dict(arrays, strides=strides, dilation=dilation, pads=pads, padding=padding,
+                filters=filters, kernel_size=kernel)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_kernels_naive_equal_fast(dtype, data):
+    c = data.draw(cases(dtype))
+    geometry = (c["strides"], c["pads"], c["dilation"])
+    z_naive = conv_naive.conv2d_forward(c["x"], c["kernel"], c["bias"], *geometry)
+    z_fast, cols = conv_fast.conv2d_forward(c["x"], c["kernel"], c["bias"], *geometry)
+    check(z_fast, z_naive, dtype, "forward")
+    need_dx = data.draw(st.booleans())
+    naive = conv_naive.conv2d_backward(c["x"], c["kernel"], c["dz"], *geometry, need_dx)
+    fast = conv_fast.conv2d_backward(c["x"], c["kernel"], c["dz"], *geometry, need_dx, cols=cols)
+    for what, a, b in zip(("dL/dx", "dL/dkernel", "dL/dbias"), fast, naive):
+        if b is None:
+            assert a is None
+        else:
+            check(a, b, dtype, what)
+    # Without forward's cols, backward recomputes them: same answer.
+    again = conv_fast.conv2d_backward(c["x"], c["kernel"], c["dz"], *geometry, need_dx)
+    check(again[1], naive[1], dtype, "dL/dkernel (cols recomputed)")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=10)  # Python loops: slow
+@given(data=st.data())
+def test_lecture_loop_equals_the_tap_loop(dtype, data):
+    c = data.draw(cases(dtype, max_size=7))
+    geometry = (c["strides"], c["pads"], c["dilation"])
+    by_hand = conv_naive.conv2d_forward_by_hand(c["x"], c["kernel"], c["bias"], *geometry)
+    check(by_hand, conv_naive.conv2d_forward(c["x"], c["kernel"], c["bias"], *geometry), dtype,
+          "by-hand forward")
+
+
+@given(data=st.data())
+def test_col2im_is_the_adjoint_of_im2col(data):
+    """<im2col(x), D> == <x, col2im(D)> for every x and D: the property backward relies on."""
+    c = data.draw(cases("float64"))
+    geometry = (c["strides"], c["pads"], c["dilation"])
+    cols = conv_fast.im2col(c["x"], c["kernel"].shape, *geometry)
+    d = np.random.default_rng(0).standard_normal(cols.shape)
+    back = conv_fast.col2im(d, c["x"].shape, c["kernel"].shape, *geometry)
+    assert_close(np.sum(cols * d), np.sum(c["x"] * back), "float64",
+                 "<im2col x, D> = <x, col2im D>")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", (None, "relu", "tanh", "sigmoid", "softmax"))
+@given(data=st.data())
+def test_layer_naive_equals_fast(dtype, activation, data):
+    c = data.draw(cases(dtype))
+    use_bias = data.draw(st.booleans())
+    results = {}
+    for implementation in ("naive", "fast"):
+        layer = Conv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"],
+                       dilation_rate=c["dilation"], activation=activation, use_bias=use_bias,
+                       dtype=dtype)
+        layer.implementation = implementation
+        layer(c["x"])
+        layer.set_weights([c["kernel"], c["bias"]] if use_bias else [c["kernel"]])
+        y = layer.forward(c["x"], training=True)
+        dx = layer.backward(c["dz"])
+        results[implementation] = [y, layer.logits(), dx] + [g.copy() for g in layer.grads]
+    # Smooth activations (tanh, sigmoid, softmax) round their outputs differently from the
+    # exact grid: they are compared in float64 only.
+    if dtype == "float32" and activation in ("tanh", "sigmoid", "softmax"):
+        results = {k: [v[1]] for k, v in results.items()}
+    names = ("y", "logits", "dL/dx", "dL/dkernel", "dL/dbias")
+    for what, a, b in zip(names if len(results["fast"]) > 1 else ("logits",), results["fast"],
+                          results["naive"]):
+        check(a, b, dtype, f"layer {what}")
+
+
+def test_buffers_are_reused_but_outputs_are_fresh():
+    rng = np.random.default_rng(0)
+    layer = Conv2D(4, 3, padding="same", activation="relu", dtype="float64")
+    x1, x2 = rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((2, 6, 6, 2))
+    y1 = layer(x1)
+    y1_copy = y1.copy()
+    layer.backward(np.ones_like(y1))
+    cols = layer._cols
+    y2 = layer(x2)
+    assert layer._cols is cols                       # the im2col buffer was reused
+    np.testing.assert_array_equal(y1, y1_copy)       # ... but y1 was not overwritten
+    # A different batch size reallocates, and the answer is still right.
+    x3 = rng.standard_normal((5, 6, 6, 2))
+    naive = conv_naive.conv2d_forward(x3, layer.kernel, layer.bias, (1, 1),
+                                      ((1, 1), (1, 1)), (1, 1))
+    assert_close(layer(x3), np.maximum(naive, 0), "float64", "after a batch-size change")
+    assert not np.shares_memory(y2, layer(x2))
+
+
+def test_linear_layer_output_is_fresh_and_gradients_are_in_place():
+    rng = np.random.default_rng(1)
+    layer = Conv2D(3, 2, dtype="float32")
+    x = rng.standard_normal((2, 5, 5, 1)).astype("float32")
+    y1 = layer(x)
+    y2 = layer(x)
+    assert not np.shares_memory(y1, y2)
+    grads = list(layer.grads)
+    layer.backward(np.ones_like(y1))
+    assert all(a is b for a, b in zip(grads, layer.grads))    # the optimizer's references
+    assert np.any(layer.grads[0] != 0)
+
+
+def test_wrappers_reject_bad_inputs_with_clear_errors():
+    x = np.zeros((1, 5, 5, 2))
+    k = np.zeros((3, 3, 2, 4))
+    geometry = ((1, 1), ((0, 0), (0, 0)), (1, 1))
+    with pytest.raises(TypeError, match="dtype float32, expected float64"):
+        conv_fast.conv2d_forward(x, k.astype(np.float32), None, *geometry)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        conv_fast.conv2d_forward(x.astype(np.int64), k, None, *geometry)
+    with pytest.raises(ValueError, match="channels"):
+        conv_fast.conv2d_forward(x, np.zeros((3, 3, 3, 4)), None, *geometry)
+    with pytest.raises(ValueError, match="empty output"):
+        conv_fast.conv2d_forward(x, np.zeros((6, 6, 2, 4)), None, *geometry)
+    with pytest.raises(ValueError, match="bias"):
+        conv_fast.conv2d_forward(x, k, np.zeros(3), *geometry)
+    # Non-contiguous and integer inputs to the layer are made contiguous / cast first.
+    layer = Conv2D(2, 2, dtype="float64")
+    big = np.arange(2 * 6 * 6 * 2, dtype=np.float64).reshape(2, 6, 6, 2)
+    assert layer(big[:, ::2, ::2, :]).shape == (2, 2, 2, 2)
+    assert layer(big[:, ::2, ::2, :].astype(np.int32)).dtype == np.float64

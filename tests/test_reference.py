@@ -1,0 +1,189 @@
+"""`reference`: scratchnet -> tf.keras -> scratchnet keeps configuration and weights.
+
+Also: unsupported layers fail with a message naming them, the device is described, and
+`import scratchnet` never imports TensorFlow (scratchnet must work without it).
+"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from tf_support import import_tf
+
+tf = import_tf()
+import keras  # noqa: E402  (after TF, which import_tf may skip)
+
+from reference import describe_device, device, floatx_scope, from_keras, to_keras  # noqa: E402
+
+DTYPES = ("float32", "float64")
+
+
+def lecture_models():
+    L = sn.layers
+    return {
+        "fashion_mlp": lambda: sn.Sequential([L.Flatten(input_shape=(28, 28)),
+                                              L.Dense(128, activation=sn.nn.relu),
+                                              L.Dense(10, activation=sn.nn.softmax)]),
+        "mixed": lambda: sn.Sequential([L.Input(shape=(3, 2)), L.Flatten(),
+                                        L.Dense(4, use_bias=False, kernel_initializer="he_normal"),
+                                        L.ReLU(max_value=6.0),
+                                        L.Dense(5, activation="tanh",
+                                                bias_initializer="ones"),
+                                        L.Activation("sigmoid"),
+                                        L.Dense(3, kernel_initializer="random_normal"),
+                                        L.Softmax()]),
+        "line": lambda: sn.Sequential([L.Dense(units=1, input_shape=[1])]),
+    }
+
+
+def layer_configs(model):
+    return [(type(layer).__name__, {k: v for k, v in layer.get_config().items()})
+            for layer in model.layers]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", sorted(lecture_models()))
+def test_round_trip_preserves_config_and_weights(which, dtype):
+    with floatx_scope(dtype):
+        sn.backend.set_random_seed(1)
+        model = lecture_models()[which]()
+        twin = to_keras(model)
+        assert twin.name == model.name
+        assert [type(k).__name__ for k in twin.layers] == [type(s).__name__ for s in model.layers]
+        assert [k.name for k in twin.layers] == [s.name for s in model.layers]
+        assert tuple(twin.input_shape) == tuple(model.input_shape)
+        assert tuple(twin.output_shape) == tuple(model.output_shape)
+        assert twin.count_params() == model.count_params()
+        for a, b in zip(model.get_weights(), twin.get_weights()):
+            assert b.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(a, b)
+        back = from_keras(twin)
+    assert back.dtype == dtype
+    assert back.name == model.name
+    assert layer_configs(back) == layer_configs(model)
+    assert back.input_shape == model.input_shape and back.output_shape == model.output_shape
+    for a, b in zip(model.get_weights(), back.get_weights()):
+        assert b.dtype == a.dtype
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).normal(size=(5,) + model.input_shape[1:])
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_keras_config_matches():
+    """Dense's Keras config carries the same units, activation, bias and initializers."""
+    model = lecture_models()["mixed"]()
+    twin = to_keras(model)
+    dense = [layer for layer in twin.layers if isinstance(layer, keras.layers.Dense)]
+    configs = [layer.get_config() for layer in dense]
+    assert [c["units"] for c in configs] == [4, 5, 3]
+    assert [c["activation"] for c in configs] == ["linear", "tanh", "linear"]
+    assert [c["use_bias"] for c in configs] == [False, True, True]
+    assert [c["kernel_initializer"]["class_name"] for c in configs] == [
+        "HeNormal", "GlorotUniform", "RandomNormal"]
+    assert configs[1]["bias_initializer"]["class_name"] == "Ones"
+    relu = [layer for layer in twin.layers if isinstance(layer, keras.layers.ReLU)][0]
+    assert float(relu.max_value) == 6.0
+    act = [layer for layer in twin.layers if isinstance(layer, keras.layers.Activation)][0]
+    assert act.get_config()["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize("optimizer, expected", [
+    (lambda: sn.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+     {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    (lambda: sn.optimizers.RMSprop(learning_rate=0.002, rho=0.8, momentum=0.5, centered=True),
+     {"learning_rate": 0.002, "rho": 0.8, "momentum": 0.5, "centered": True}),
+    (lambda: sn.optimizers.Adagrad(learning_rate=0.03, initial_accumulator_value=0.2),
+     {"learning_rate": 0.03, "initial_accumulator_value": 0.2}),
+    (lambda: sn.optimizers.Adadelta(learning_rate=1.0, rho=0.9),
+     {"learning_rate": 1.0, "rho": 0.9}),
+    (lambda: sn.optimizers.Adam(learning_rate=0.01, beta_1=0.8, amsgrad=True),
+     {"learning_rate": 0.01, "beta_1": 0.8, "amsgrad": True}),
+    (lambda: sn.optimizers.SGD(lr=0.01, decay=1e-6, momentum=0.9),
+     {"learning_rate": 0.01, "decay": 1e-6, "momentum": 0.9}),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_round_trip_compiled(optimizer, expected, dtype):
+    with floatx_scope(dtype):
+        model = sn.Sequential([sn.layers.Dense(3, activation="softmax", input_shape=(4,))])
+        model.compile(optimizer=optimizer(), loss=sn.losses.CategoricalCrossentropy(),
+                      metrics=["accuracy", "mae"])
+        twin = to_keras(model)
+        assert type(twin.optimizer).__name__ == type(model.optimizer).__name__
+        if "decay" in expected:
+            schedule = twin.optimizer._learning_rate
+            assert isinstance(schedule, keras.optimizers.schedules.InverseTimeDecay)
+            assert schedule.decay_steps == 1 and schedule.decay_rate == expected["decay"]
+        assert type(twin.loss).__name__ == "CategoricalCrossentropy"
+        back = from_keras(twin)
+    config = back.optimizer.get_config()
+    for key, value in expected.items():
+        assert config[key] == value, key
+    assert config == model.optimizer.get_config()
+    assert type(back.loss) is type(model.loss)
+    assert back.loss.from_logits == model.loss.from_logits
+    assert back._metric_ids == ["accuracy", "mae"]
+
+
+def test_from_logits_loss_round_trip():
+    model = sn.Sequential([sn.layers.Dense(2, input_shape=(3,))])
+    model.compile(optimizer="adam", loss=sn.losses.BinaryCrossentropy(from_logits=True))
+    twin = to_keras(model)
+    assert twin.loss.get_config()["from_logits"] is True
+    back = from_keras(twin)
+    assert isinstance(back.loss, sn.losses.BinaryCrossentropy) and back.loss.from_logits
+
+
+def test_unsupported_keras_layer_is_named():
+    twin = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3),
+                             keras.layers.LayerNormalization(name="my_norm"),
+                             keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"my_norm.*LayerNormalization.*not supported"):
+        from_keras(twin)
+
+
+def test_unsupported_keras_activation_is_named():
+    twin = keras.Sequential([keras.Input(shape=(3,)),
+                             keras.layers.Dense(2, activation="elu", name="odd")])
+    with pytest.raises(ValueError, match=r"odd.*elu"):
+        from_keras(twin)
+
+
+def test_unsupported_scratchnet_layer_is_named():
+    class Custom(sn.layers.Layer):
+        def forward(self, x, training=False):
+            return x
+
+    model = sn.Sequential([sn.layers.Dense(2, input_shape=(3,)), Custom(name="weird")])
+    with pytest.raises(ValueError, match=r"weird.*Custom.*not supported"):
+        to_keras(model)
+
+
+def test_floatx_scope_restores_both():
+    before_sn, before_k = sn.backend.floatx(), keras.backend.floatx()
+    with floatx_scope("float64"):
+        assert sn.backend.floatx() == keras.backend.floatx() == "float64"
+        assert keras.layers.Dense(1).dtype_policy.name == "float64"
+    assert (sn.backend.floatx(), keras.backend.floatx()) == (before_sn, before_k)
+
+
+def test_device_description():
+    text = describe_device()
+    assert text.startswith(f"TensorFlow {tf.__version__} on ")
+    expected = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    assert expected in text and device() == f"/{expected}:0"
+
+
+def test_import_scratchnet_does_not_import_tensorflow():
+    code = ("import sys, scratchnet, scratchnet.keras; "
+            "from scratchnet import layers, models, optimizers, losses, metrics; "
+            "assert 'tensorflow' not in sys.modules, 'scratchnet imported tensorflow'; "
+            "assert 'keras' not in sys.modules, 'scratchnet imported keras'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_reference_is_lazy():
+    code = ("import sys, reference; "
+            "assert 'tensorflow' not in sys.modules, 'import reference imported tensorflow'")
+    subprocess.run([sys.executable, "-c", code], check=True)
