@@ -31,3 +31,14 @@ def _restore_floatx():
     before = backend.floatx()
     yield
     backend.set_floatx(before)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how tight parity was (largest relative error per area and dtype)."""
+    from parity_log import report_lines
+
+    lines = report_lines()
+    if lines:
+        terminalreporter.section("parity against TensorFlow: largest errors")
+        for line in lines:
+            terminalreporter.write_line(line)

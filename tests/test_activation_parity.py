@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from scratchnet import activations, layers
 from tf_support import import_tf
-from tolerances import assert_close, relative_error, tolerance
+from parity_log import check
 
 # Keras warns about a softmax over an axis of size 1; drawing such shapes is deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
@@ -24,33 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axi
 DTYPES = ("float32", "float64")
 NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
 TF_NN = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
-
-# ---------------------------------------------------------------- worst-error bookkeeping
-_WORST = {}
-
-
-def check(actual, expected, dtype, what, area):
-    """assert_close, and note per (area, dtype): the largest relative error over entries big
-    enough for the relative test to govern (|expected| >= atol / rtol), and the largest share
-    of the tolerance used anywhere, max |a - b| / (atol + rtol |b|) (a pass is <= 1)."""
-    assert np.asarray(actual).dtype == np.dtype(dtype), f"{what}: dtype {np.asarray(actual).dtype}"
-    assert_close(actual, expected, dtype, what)
-    rtol, atol = tolerance(dtype)
-    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    big = np.abs(b) >= atol / rtol
-    rel = relative_error(a[big], b[big]) if big.any() else 0.0
-    used = float(np.max(np.abs(a - b) / (atol + rtol * np.abs(b)))) if a.size else 0.0
-    old = _WORST.get((area, dtype), (0.0, 0.0))
-    _WORST[(area, dtype)] = (max(old[0], rel), max(old[1], used))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_worst():
-    yield
-    for (area, dtype), (rel, used) in sorted(_WORST.items()):
-        print(f"\n[parity] {area:<28} {dtype}: max rel err {rel:.2e}, tolerance used {used:.2f}",
-              end="")
-
 
 # ---------------------------------------------------------------- strategies
 SPECIALS = (0.0, -0.0, 50.0, -50.0, 1.0, -1.0, 0.5, 6.0, 1e-30, -1e-30)

@@ -28,7 +28,7 @@ from hypothesis.extra import numpy as hnp
 from scratchnet import losses
 from scratchnet.layers import Dense
 from tf_support import import_tf
-from tolerances import assert_close, relative_error, tolerance
+from parity_log import check
 
 DTYPES = ("float32", "float64")
 EPS = 1e-7
@@ -43,32 +43,6 @@ KERAS_NAMES = {"mse": ("MeanSquaredError", "mean_squared_error"),
                "binary": ("BinaryCrossentropy", "binary_crossentropy"),
                "categorical": ("CategoricalCrossentropy", "categorical_crossentropy"),
                "sparse": ("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy")}
-
-# ---------------------------------------------------------------- worst-error bookkeeping
-_WORST = {}
-
-
-def check(actual, expected, dtype, what, area):
-    """assert_close, and note per (area, dtype): the largest relative error over entries big
-    enough for the relative test to govern (|expected| >= atol / rtol), and the largest share
-    of the tolerance used anywhere, max |a - b| / (atol + rtol |b|) (a pass is <= 1)."""
-    assert_close(actual, expected, dtype, what)
-    rtol, atol = tolerance(dtype)
-    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    big = np.abs(b) >= atol / rtol
-    rel = relative_error(a[big], b[big]) if big.any() else 0.0
-    used = float(np.max(np.abs(a - b) / (atol + rtol * np.abs(b)))) if a.size else 0.0
-    old = _WORST.get((area, dtype), (0.0, 0.0))
-    _WORST[(area, dtype)] = (max(old[0], rel), max(old[1], used))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_worst():
-    yield
-    for (area, dtype), (rel, used) in sorted(_WORST.items()):
-        print(f"\n[parity] {area:<30} {dtype}: max rel err {rel:.2e}, tolerance used {used:.2f}",
-              end="")
-
 
 # ---------------------------------------------------------------- strategies
 def _near_bounds(dtype):
