@@ -2,9 +2,11 @@
 
 `to_keras(model)` builds the tf.keras twin of a scratchnet Sequential:
 
-* the same layers in the same order (Dense, Flatten, Activation, ReLU, Softmax) with the same
-  configuration (units, activation names, use_bias, initializer names, ReLU's max_value) and
-  the same layer and model names;
+* the same layers in the same order (Dense, Flatten, Activation, ReLU, Softmax, Conv2D,
+  MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D) with the same
+  configuration (units / filters, kernel_size, strides, padding, dilation_rate, pool_size,
+  keepdims, activation names, use_bias, initializer names, ReLU's max_value; data_format is
+  always channels_last) and the same layer and model names;
 * the same dtype: every Keras layer (and the Input) gets `dtype=model.dtype`, so a float64
   scratchnet model becomes a float64 Keras model whatever `keras.backend.floatx()` is;
 * the same weights (`set_weights`), built under `reference.device()`;
@@ -95,6 +97,8 @@ _METRIC_CLASSES = {
     sn_metrics.MeanSquaredError: "MeanSquaredError",
 }
 _ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
+_SUPPORTED = ("Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D, "
+              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D")
 
 # ---------------------------------------------------------------------------------- to_keras
 
@@ -134,8 +138,24 @@ def _keras_layer(keras, layer, dtype):
         return keras.layers.Activation(sn_activations.serialize(layer.activation), **common)
     if kind is sn_layers.ReLU:
         return keras.layers.ReLU(max_value=layer.max_value, **common)
+    if kind is sn_layers.Conv2D:
+        return keras.layers.Conv2D(
+            layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
+            padding=layer.padding, data_format="channels_last",
+            dilation_rate=tuple(layer.dilation_rate),
+            activation=sn_activations.serialize(layer.activation), use_bias=layer.use_bias,
+            kernel_initializer=_keras_initializer(keras, layer.kernel_initializer, layer.name),
+            bias_initializer=_keras_initializer(keras, layer.bias_initializer, layer.name),
+            **common)
+    if kind in (sn_layers.MaxPooling2D, sn_layers.AveragePooling2D):
+        return getattr(keras.layers, kind.__name__)(
+            pool_size=tuple(layer.pool_size), strides=tuple(layer.strides),
+            padding=layer.padding, data_format="channels_last", **common)
+    if kind in (sn_layers.GlobalAveragePooling2D, sn_layers.GlobalMaxPooling2D):
+        return getattr(keras.layers, kind.__name__)(
+            data_format="channels_last", keepdims=layer.keepdims, **common)
     raise ValueError(f"to_keras: layer {layer.name!r} of type {kind.__name__} is not supported "
-                     "(supported: Dense, Flatten, Activation, ReLU, Softmax)")
+                     f"(supported: {_SUPPORTED})")
 
 
 def keras_optimizer(optimizer, dtype="float32"):
@@ -248,11 +268,31 @@ def _sn_layer(keras, layer):
     common = {"name": layer.name, "dtype": _dtype_name(layer), "trainable": layer.trainable}
     kind = type(layer).__name__
     where = f"layer {layer.name!r} ({kind})"
-    if kind == "Dense":
+    if kind in ("Dense", "Conv2D"):
         for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                     "kernel_constraint", "bias_constraint"):
-            if getattr(layer, attr, None) is not None:
+                     "kernel_constraint", "bias_constraint", "lora_rank"):
+            if getattr(layer, attr, None):
                 raise ValueError(f"from_keras: {where}: {attr} is not supported")
+    if kind == "Conv2D":
+        _check_channels_last(layer, where)
+        if getattr(layer, "groups", 1) != 1:
+            raise ValueError(f"from_keras: {where}: only groups=1 is supported")
+        return sn_layers.Conv2D(
+            layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
+            padding=layer.padding, dilation_rate=tuple(layer.dilation_rate),
+            activation=_activation_name(keras, layer.activation, where),
+            use_bias=layer.use_bias,
+            kernel_initializer=_sn_initializer(layer.kernel_initializer, where),
+            bias_initializer=_sn_initializer(layer.bias_initializer, where), **common)
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        _check_channels_last(layer, where)
+        return getattr(sn_layers, kind)(pool_size=tuple(layer.pool_size),
+                                        strides=tuple(layer.strides), padding=layer.padding,
+                                        **common)
+    if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        _check_channels_last(layer, where)
+        return getattr(sn_layers, kind)(keepdims=bool(layer.keepdims), **common)
+    if kind == "Dense":
         return sn_layers.Dense(
             layer.units, activation=_activation_name(keras, layer.activation, where),
             use_bias=layer.use_bias,
@@ -272,8 +312,13 @@ def _sn_layer(keras, layer):
                              "are supported")
         max_value = None if layer.max_value is None else float(layer.max_value)
         return sn_layers.ReLU(max_value=max_value, **common)
-    raise ValueError(f"from_keras: {where} is not supported (supported: Dense, Flatten, "
-                     "Activation, ReLU, Softmax)")
+    raise ValueError(f"from_keras: {where} is not supported (supported: {_SUPPORTED})")
+
+
+def _check_channels_last(layer, where):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise ValueError(f"from_keras: {where}: data_format={layer.data_format!r} is not "
+                         "supported (scratchnet is channels_last only)")
 
 
 def _sn_optimizer(keras, optimizer):

@@ -11,6 +11,7 @@ import pytest
 
 import scratchnet as sn
 from tf_support import import_tf
+from tolerances import assert_close
 
 tf = import_tf()
 import keras  # noqa: E402  (after TF, which import_tf may skip)
@@ -35,6 +36,32 @@ def lecture_models():
                                         L.Dense(3, kernel_initializer="random_normal"),
                                         L.Softmax()]),
         "line": lambda: sn.Sequential([L.Dense(units=1, input_shape=[1])]),
+        # Coursera C1 W3 (small filter counts: the round trip is about configuration)
+        "coursera_cnn": lambda: sn.Sequential([
+            L.Conv2D(8, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2, 2), L.Conv2D(8, (3, 3), activation="relu"),
+            L.MaxPooling2D(2, 2), L.Flatten(), L.Dense(16, activation="relu"),
+            L.Dense(10, activation="softmax")]),
+        # Hands-On CV ch. 3 (LeNet-5)
+        "lenet5": lambda: sn.Sequential([
+            L.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
+                     input_shape=(28, 28, 1)),
+            L.MaxPooling2D(pool_size=(2, 2)), L.Conv2D(16, kernel_size=(5, 5), activation="relu"),
+            L.MaxPooling2D(pool_size=(2, 2)), L.Flatten(), L.Dense(120, activation="relu"),
+            L.Dense(84, activation="relu"), L.Dense(10, activation="softmax")]),
+        # every conv/pool option that converts
+        "conv_options": lambda: sn.Sequential([
+            L.Input(shape=(13, 12, 2)),
+            L.Conv2D(3, (3, 2), strides=2, padding="SAME", activation="tanh",
+                     kernel_initializer="he_normal", bias_initializer="ones"),
+            L.AvgPool2D(pool_size=2, strides=1, padding="same"),
+            L.Conv2D(4, 3, dilation_rate=(2, 1), use_bias=False,
+                     kernel_initializer="random_uniform"),
+            L.MaxPool2D(pool_size=(2, 1), padding="valid"),
+            L.Conv2D(5, 1, activation="sigmoid", kernel_initializer="glorot_normal",
+                     bias_initializer="random_normal"),
+            L.GlobalMaxPooling2D(keepdims=True),
+            L.GlobalAveragePooling2D(), L.Dense(2)]),
     }
 
 
@@ -87,6 +114,76 @@ def test_keras_config_matches():
     assert float(relu.max_value) == 6.0
     act = [layer for layer in twin.layers if isinstance(layer, keras.layers.Activation)][0]
     assert act.get_config()["activation"] == "sigmoid"
+
+
+def test_keras_conv_and_pool_config_matches():
+    """Conv2D and the pooling layers arrive in Keras with the same arguments."""
+    twin = to_keras(lecture_models()["conv_options"]())
+    configs = [layer.get_config() for layer in twin.layers]
+    conv = [c for layer, c in zip(twin.layers, configs) if isinstance(layer, keras.layers.Conv2D)]
+    assert [c["filters"] for c in conv] == [3, 4, 5]
+    assert [tuple(c["kernel_size"]) for c in conv] == [(3, 2), (3, 3), (1, 1)]
+    assert [tuple(c["strides"]) for c in conv] == [(2, 2), (1, 1), (1, 1)]
+    assert [c["padding"] for c in conv] == ["same", "valid", "valid"]
+    assert [tuple(c["dilation_rate"]) for c in conv] == [(1, 1), (2, 1), (1, 1)]
+    assert [c["activation"] for c in conv] == ["tanh", "linear", "sigmoid"]
+    assert [c["use_bias"] for c in conv] == [True, False, True]
+    assert {c["data_format"] for c in configs if "data_format" in c} == {"channels_last"}
+    assert [c["kernel_initializer"]["class_name"] for c in conv] == [
+        "HeNormal", "RandomUniform", "GlorotNormal"]
+    assert [c["bias_initializer"]["class_name"] for c in conv] == [
+        "Ones", "Zeros", "RandomNormal"]
+    avg, mx = twin.layers[1], twin.layers[3]
+    assert type(avg) is keras.layers.AveragePooling2D and type(mx) is keras.layers.MaxPooling2D
+    assert (tuple(avg.pool_size), tuple(avg.strides), avg.padding) == ((2, 2), (1, 1), "same")
+    assert (tuple(mx.pool_size), tuple(mx.strides), mx.padding) == ((2, 1), (2, 1), "valid")
+    gmax, gavg = twin.layers[5], twin.layers[6]
+    assert type(gmax) is keras.layers.GlobalMaxPooling2D and gmax.keepdims is True
+    assert type(gavg) is keras.layers.GlobalAveragePooling2D and gavg.keepdims is False
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_keras_conv_model_as_keras_writes_it(dtype):
+    """A CNN written in tf.keras (Conv2D's positional (filters, kernel, strides, 'SAME'),
+    MaxPool2D/AvgPool2D aliases, int kernel sizes) becomes the same scratchnet model,
+    computing the same outputs. (Keras 3 rejects an uppercase 'SAME' for pooling layers in a
+    model, though not when a pooling layer is called eagerly; scratchnet accepts both.)"""
+    K = keras.layers
+    with floatx_scope(dtype):
+        twin = keras.Sequential([keras.Input(shape=(10, 9, 3)),
+                                 K.Conv2D(4, 3, 1, "SAME", activation="relu", name="c1"),
+                                 K.MaxPool2D(pool_size=(2, 2), strides=(2, 2), padding="same"),
+                                 K.Conv2D(6, (2, 3), strides=(1, 2), name="c2"),
+                                 K.AvgPool2D(2, padding="same"),
+                                 K.GlobalAveragePooling2D(keepdims=True), K.Flatten(),
+                                 K.Dense(3, activation="softmax")], name="from_tf")
+        model = from_keras(twin)
+        x = np.random.default_rng(3).normal(size=(4, 10, 9, 3)).astype(dtype)
+        expected = twin.predict(x, verbose=0)   # in the scope: Keras casts x to floatx()
+    assert model.dtype == dtype and model.name == "from_tf"
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "AveragePooling2D", "GlobalAveragePooling2D",
+        "Flatten", "Dense"]
+    c1, pool = model.layers[0], model.layers[1]
+    assert (c1.filters, c1.kernel_size, c1.strides, c1.padding) == (4, (3, 3), (1, 1), "same")
+    assert (pool.pool_size, pool.strides, pool.padding) == ((2, 2), (2, 2), "same")
+    assert model.layers[4].keepdims is True
+    assert model.output_shape == tuple(twin.output_shape)
+    assert_close(model.predict(x, verbose=0), expected, dtype, "predict")
+
+
+def test_unsupported_conv_options_are_named():
+    K = keras.layers
+    cases = [(K.Conv2D(2, 3, groups=2, name="grouped"), r"grouped.*groups"),
+             (K.Conv2D(2, 3, kernel_regularizer="l2", name="reg"), r"reg.*kernel_regularizer"),
+             (K.Conv2D(2, 3, activation="elu", name="elu_conv"), r"elu_conv.*elu"),
+             (K.Conv2D(2, 3, data_format="channels_first", name="cf"), r"cf.*channels_first"),
+             (K.MaxPooling2D(2, data_format="channels_first", name="cfp"), r"cfp.*channels_first")]
+    for layer, message in cases:
+        shape = (4, 6, 6) if layer.data_format == "channels_first" else (6, 6, 4)
+        twin = keras.Sequential([keras.Input(shape=shape), layer])
+        with pytest.raises(ValueError, match=message):
+            from_keras(twin)
 
 
 @pytest.mark.parametrize("optimizer, expected", [

@@ -2,7 +2,11 @@
 
 Both summaries are captured through `print_fn` and parsed into (layer type, output shape,
 parameter count) rows plus the total; layer *names* are not compared, since both libraries
-number them with session-wide counters ('dense_7' here may be 'dense_3' there).
+number them with session-wide counters ('dense_7' here may be 'dense_3' there). A row whose
+name wraps over several lines (Keras wraps 'average_pooling2d (AveragePooling2D)') is joined
+back first. The models: the lecture MLPs and the lecture CNNs (Coursera C1 W3 and its quiz,
+LeNet-5, Python ML ch. 15, the 300x300x3 horse-or-human network of C1 W4); for the long-name
+layout, the whole printout is compared with Keras's, line for line.
 """
 import re
 
@@ -14,7 +18,7 @@ from tf_support import import_tf
 tf = import_tf()
 import keras  # noqa: E402
 
-_ROW = re.compile(r"^[│┃]\s*(?P<name>\S+) \((?P<type>\w+)\)\s*[│┃]\s*(?P<shape>\([^)]*\))\s*[│┃]"
+_ROW = re.compile(r"^[│┃]\s*(?P<name>.+?) \((?P<type>\w+)\)\s*[│┃]\s*(?P<shape>\([^)]*\))\s*[│┃]"
                   r"\s*(?P<params>[\d,]+)\s*[│┃]")
 _TOTAL = re.compile(r"Total params:\s*([\d,]+)")
 
@@ -29,9 +33,28 @@ def capture(model):
     return lines
 
 
+def table_rows(lines):
+    """The body rows of a summary table, a row that wraps over several lines joined back:
+    each cell's fragments are joined with spaces (Keras wraps 'average_pooling2d
+    (AveragePooling2D)' over two lines in an 80-column terminal)."""
+    rows, current = [], None
+    for line in lines:
+        if line[:1] in ("┡", "├", "└"):        # a rule closes the row above it
+            if current:
+                rows.append("│ " + " │ ".join(" ".join(c) for c in current) + " │")
+            current = [] if line[:1] != "└" else None
+        elif line[:1] == "│" and current is not None:
+            cells = [c.strip() for c in line.strip()[1:-1].split("│")]
+            current = current or [[] for _ in cells]
+            for parts, cell in zip(current, cells):
+                if cell:
+                    parts.append(cell)
+    return rows
+
+
 def parse(lines):
     rows = [(m["type"], m["shape"].replace(" ", ""), int(m["params"].replace(",", "")))
-            for m in map(_ROW.match, lines) if m]
+            for m in map(_ROW.match, table_rows(lines)) if m]
     totals = [int(m.group(1).replace(",", "")) for m in map(_TOTAL.search, lines) if m]
     assert len(totals) == 1, lines
     return rows, totals[0]
@@ -81,14 +104,90 @@ def lecture_pairs():
     }
 
 
+def conv_lecture_pairs():
+    """The convolutional lecture models, each written the same way with both libraries."""
+
+    def both(build):
+        return (lambda: build(sn.Sequential, sn.layers, sn.nn),
+                lambda: build(keras.Sequential, keras.layers, tf.nn))
+
+    return {
+        # Coursera C1 W3 / ML Zero to Hero 3 (and its 32-filter variant)
+        "coursera_cnn_64": both(lambda S, L, nn: S([
+            L.Conv2D(64, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2, 2),
+            L.Conv2D(64, (3, 3), activation="relu"),
+            L.MaxPooling2D(2, 2),
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax")])),
+        "coursera_cnn_32": both(lambda S, L, nn: S([
+            L.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2, 2),
+            L.Conv2D(32, (3, 3), activation="relu"),
+            L.MaxPooling2D(2, 2),
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax")])),
+        # Hands-On CV ch. 3: LeNet-5
+        "lenet5": both(lambda S, L, nn: S([
+            L.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
+                     input_shape=(28, 28, 1)),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Conv2D(16, kernel_size=(5, 5), activation="relu"),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Flatten(),
+            L.Dense(120, activation="relu"),
+            L.Dense(84, activation="relu"),
+            L.Dense(10, activation="softmax")])),
+        # Python Machine Learning ch. 15 (without its Dropout)
+        "pyml_ch15_cnn": both(lambda S, L, nn: S([
+            L.Conv2D(32, kernel_size=(5, 5), padding="valid", activation="relu",
+                     input_shape=(28, 28, 1)),
+            L.MaxPool2D(pool_size=(2, 2)),
+            L.Conv2D(64, kernel_size=(5, 5), padding="valid", activation="relu"),
+            L.MaxPool2D(pool_size=(2, 2)),
+            L.Flatten(),
+            L.Dense(1024, activation="relu"),
+            L.Dense(10, activation="softmax")])),
+        # Coursera C1 W4: horse-or-human on 300x300 colour images
+        "horse_or_human": both(lambda S, L, nn: S([
+            L.Conv2D(16, (3, 3), activation="relu", input_shape=(300, 300, 3)),
+            L.MaxPooling2D(2, 2),
+            L.Conv2D(32, (3, 3), activation="relu"),
+            L.MaxPooling2D(2, 2),
+            L.Conv2D(64, (3, 3), activation="relu"),
+            L.MaxPooling2D(2, 2),
+            L.Flatten(),
+            L.Dense(512, activation="relu"),
+            L.Dense(1, activation="sigmoid")])),
+        # global pooling and average pooling in place of Flatten
+        "global_pools": both(lambda S, L, nn: S([
+            L.Conv2D(8, 3, padding="same", activation="relu", input_shape=(12, 12, 3)),
+            L.AveragePooling2D(pool_size=(2, 2), strides=1, padding="same"),
+            L.Conv2D(4, 3, strides=2),
+            L.GlobalMaxPooling2D(keepdims=True),
+            L.GlobalAveragePooling2D(),
+            L.Dense(2, activation=nn.softmax)])),
+    }
+
+
 EXPECTED_TOTALS = {"fashion_mlp": 101_770, "line": 2, "mlp_512_256": 535_818,
-                   "pyml_ch13": 42_310}
+                   "pyml_ch13": 42_310,
+                   # the conv models: Keras's numbers, written out
+                   "coursera_cnn_64": 243_786, "coursera_cnn_32": 113_386, "lenet5": 61_706,
+                   "pyml_ch15_cnn": 1_111_946, "horse_or_human": 40_165_409,
+                   "global_pools": 526}
+
+
+def all_pairs():
+    return {**lecture_pairs(), **conv_lecture_pairs()}
 
 
 @pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
-@pytest.mark.parametrize("which", sorted(lecture_pairs()))
+@pytest.mark.parametrize("which", sorted(all_pairs()))
 def test_summary_rows_match_keras(which):
-    make_ours, make_keras = lecture_pairs()[which]
+    make_ours, make_keras = all_pairs()[which]
     ours_lines, keras_lines = capture(make_ours()), capture(make_keras())
     ours, keras_rows = parse(ours_lines), parse(keras_lines)
     assert ours[0], ours_lines
@@ -99,3 +198,59 @@ def test_summary_rows_match_keras(which):
 def test_fashion_dense_has_100480_params():
     rows, _ = parse(capture(lecture_pairs()["fashion_mlp"][0]()))
     assert rows[:2] == [("Flatten", "(None,784)", 0), ("Dense", "(None,128)", 100_480)]
+
+
+@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
+def test_coursera_quiz_conv_shapes_and_params():
+    """Conv2D(64, (3, 3)) on 28x28x1 -> (None, 26, 26, 64) with 640 parameters
+    (3*3*1*64 + 64); MaxPooling2D(2, 2) -> (None, 13, 13, 64)."""
+    rows, _ = parse(capture(conv_lecture_pairs()["coursera_cnn_64"][0]()))
+    assert rows[:3] == [("Conv2D", "(None,26,26,64)", 640),
+                        ("MaxPooling2D", "(None,13,13,64)", 0),
+                        ("Conv2D", "(None,11,11,64)", 36_928)]
+
+
+@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
+def test_horse_or_human_has_40165409_params():
+    """Coursera C1 W4 notes: the 300x300x3 network has 40,165,409 parameters, almost all of
+    them in the Dense(512) after Flatten (300 -> 298 -> 149 -> 147 -> 73 -> 71 -> 35:
+    35x35x64 = 78,400 inputs)."""
+    model = conv_lecture_pairs()["horse_or_human"][0]()
+    assert model.count_params() == 40_165_409
+    rows, total = parse(capture(model))
+    assert total == 40_165_409
+    assert rows[5:8] == [("MaxPooling2D", "(None,35,35,64)", 0), ("Flatten", "(None,78400)", 0),
+                         ("Dense", "(None,512)", 40_141_312)]
+
+
+def test_long_names_wrap_like_keras(monkeypatch):
+    """'average_pooling2d (AveragePooling2D)' does not fit the 31 characters of the first
+    column: like Keras (rich), scratchnet wraps it at the space onto a second line instead of
+    pushing the column borders out, and cuts a single word that is too long with '…'. With the
+    same names, the whole printout equals Keras's in an 80-column terminal."""
+    monkeypatch.setenv("COLUMNS", "80")  # Keras sizes its table to the terminal
+
+    def build(S, L, name):
+        return S([L.Input(shape=(12, 12, 3)) if S is sn.Sequential else keras.Input((12, 12, 3)),
+                  L.Conv2D(4, 3, name="conv2d"),
+                  L.AveragePooling2D(pool_size=(2, 2), name="average_pooling2d"),
+                  L.GlobalAveragePooling2D(name="global_average_pooling2d", keepdims=True),
+                  L.GlobalMaxPooling2D(name="a_very_long_layer_name_without_any_space"),
+                  L.Dense(3, name="a name with spaces that needs three lines of the first "
+                                  "column to fit")],
+                 name=name)
+
+    ours = capture(build(sn.Sequential, sn.layers, "wrapping"))
+    theirs = [line.rstrip() for line in capture(build(keras.Sequential, keras.layers,
+                                                      "wrapping"))]
+    assert [line.rstrip() for line in ours] == theirs, "\n".join(ours + ["--- keras ---"] + theirs)
+    widths = {len(line) for line in ours if line[:1] in "┏┃┡│├└"}
+    assert widths == {76}, widths
+    starts = [line[:35] for line in ours]
+    assert "│ average_pooling2d               │" in starts
+    assert "│ (AveragePooling2D)              │" in starts
+    assert any(line.startswith("│ a_very_long_layer_name_without… │") for line in ours)
+    rows, total = parse(ours)
+    assert [r[0] for r in rows] == ["Conv2D", "AveragePooling2D", "GlobalAveragePooling2D",
+                                    "GlobalMaxPooling2D", "Dense"]
+    assert total == 4 * 28 + 3 * 4 + 3
