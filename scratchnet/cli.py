@@ -50,18 +50,21 @@ def build_parser():
         description="Make sure MNIST and Fashion-MNIST are cached (trying local copies "
                     "before the network) and print where they are.")
 
-    models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODELS.items()))
+    models = "; ".join(f"{name}: {spec.description}" for name, spec in MODELS.items())
     demo = commands.add_parser(
         "demo", help="train a lecture model with scratchnet and TensorFlow, side by side",
         description="Train a lecture model with scratchnet and with its tf.keras twin "
                     "(same initial weights, identical batches), then compare loss, accuracy, "
-                    "speed and final weights in one table.")
-    demo.add_argument("--model", default="mlp", choices=sorted(MODELS),
+                    "speed and final weights in one table. Summary-only models "
+                    "(horse_or_human) print their summary instead.")
+    demo.add_argument("--model", default="mlp", choices=list(MODELS),
                       help=f"which lecture model (default: mlp). Models: {models}")
-    demo.add_argument("--dataset", default="fashion_mnist", choices=DATASETS,
-                      help="default: fashion_mnist")
+    demo.add_argument("--dataset", default=None, choices=DATASETS,
+                      help="default: the model's lecture dataset (mlp, coursera_cnn: "
+                           "fashion_mnist; the others: mnist)")
     demo.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
-    demo.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    demo.add_argument("--batch-size", type=_positive_int, default=None,
+                      help="default: the lecture's (32; python_ml_cnn: 64)")
     demo.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED,
                       help="seeds the initial weights and the batch order "
                            f"(default: {DEFAULT_SEED})")
@@ -71,9 +74,11 @@ def build_parser():
                       help="run the scratchnet side only (TensorFlow not needed)")
     demo.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                       help="use only the first N training and N test images (quick runs)")
-    demo.add_argument("--blas-threads", type=_positive_int, default=None, metavar="N",
-                      help="set NumPy's OpenBLAS thread count for the run (default: leave "
-                           "it, i.e. OPENBLAS_NUM_THREADS or all cores)")
+    demo.add_argument("--threads", "--blas-threads", dest="threads", type=_positive_int,
+                      default=None, metavar="N",
+                      help="threads scratchnet computes with inside fit/evaluate "
+                           "(scratchnet.threads.set_num_threads(N); default: "
+                           "SCRATCHNET_NUM_THREADS, else scratchnet's default)")
     demo.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                       help="fit's verbosity on both sides (default: 1, progress bars)")
     return parser
@@ -92,13 +97,17 @@ def _data_fetch(args):
 
 
 def _demo(args):
-    from scratchnet import demo
+    from scratchnet import demo, threads
     from scratchnet.datasets import DatasetUnavailableError
 
-    if args.blas_threads is not None and not demo.set_blas_threads(args.blas_threads):
-        print("scratchnet demo: --blas-threads: NumPy's OpenBLAS was not found; set "
-              "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS instead", file=sys.stderr)
-        return 1
+    spec = demo.get_model_spec(args.model)
+    if not spec.trainable:
+        print(demo.summary_text(spec, args.dtype))
+        print()
+        print(f"scratchnet demo: {demo.summary_only_message(spec)}")
+        return 0
+    if args.threads is not None:
+        threads.set_num_threads(args.threads)
     try:
         result = demo.run_demo(model=args.model, dataset=args.dataset, epochs=args.epochs,
                                batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,

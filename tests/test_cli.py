@@ -144,14 +144,17 @@ def test_run_demo_float64_and_limit():
 
 
 def test_model_registry_is_extensible():
-    @demo.register_model("tiny_test_model", "a test entry")
-    def build(keras, input_shape=(28, 28), num_classes=10):
-        model = keras.Sequential([keras.layers.Flatten(input_shape=input_shape),
-                                  keras.layers.Dense(num_classes, activation="softmax")])
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        return model
+    from scratchnet import lecture_models
 
+    def build(keras):
+        return keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    lecture_models.register(lecture_models.LectureModel(
+        "tiny_test_model", "a test entry", "no lecture", build,
+        lambda keras: dict(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"]),
+        (28, 28), dataset="fashion_mnist"))
     try:
         assert "tiny_test_model" in cli.build_parser().parse_args(
             ["demo", "--model", "tiny_test_model"]).model
@@ -159,19 +162,79 @@ def test_model_registry_is_extensible():
                                data=_tiny_data(), log=lambda *a: None)
         assert result.side("scratchnet").images == 96
     finally:
-        demo.MODELS.pop("tiny_test_model")
+        lecture_models.MODELS.pop("tiny_test_model")
+
+
+def test_model_choices_are_the_registry():
+    from scratchnet import lecture_models
+
+    assert demo.MODELS is lecture_models.MODELS
+    for name in lecture_models.MODELS:
+        assert cli.build_parser().parse_args(["demo", "--model", name]).model == name
+    args = cli.build_parser().parse_args(["demo"])
+    assert args.model == "mlp" and args.dataset is None and args.batch_size is None
+
+
+@pytest.mark.parametrize("model,dataset,batch,accuracy_key", [
+    ("coursera_cnn", "fashion_mnist", 32, "accuracy"),
+    ("lenet5", "mnist", 32, "accuracy"),
+    ("python_ml_cnn", "mnist", 64, "acc"),  # one-hot labels, metrics=['acc']
+])
+def test_demo_trains_the_cnns_on_a_tiny_subset(model, dataset, batch, accuracy_key,
+                                               monkeypatch, capsys):
+    loaded = []
+    monkeypatch.setattr(demo, "load_dataset", lambda name: loaded.append(name) or _tiny_data())
+    monkeypatch.setattr(demo, "import_tensorflow", _no_tensorflow)
+    assert cli.main(["demo", "--model", model, "--no-tf", "--epochs", "1", "--limit", "64",
+                     "--verbose", "0"]) == 0
+    assert loaded == [dataset]  # the lecture's dataset by default
+    out = capsys.readouterr().out
+    assert f"Model {model!r} on {dataset}" in out and f"batch {batch}," in out
+    row = next(line for line in out.splitlines() if line.startswith("test accuracy"))
+    accuracy = float(row.split("|")[1])
+    assert 0.0 <= accuracy <= 1.0  # read under the lecture's metric name ({accuracy_key})
+
+
+def test_horse_or_human_prints_its_summary_instead_of_training(monkeypatch, capsys):
+    monkeypatch.setattr(demo, "summary_text", lambda spec, dtype="float32": f"SUMMARY {spec.name}")
+    monkeypatch.setattr(demo, "load_dataset", lambda name: pytest.fail("no data for a summary"))
+    monkeypatch.setattr(demo, "import_tensorflow", _no_tensorflow)
+    monkeypatch.setattr(demo, "run_demo", lambda **kw: pytest.fail("summary-only: no training"))
+    assert cli.main(["demo", "--model", "horse_or_human"]) == 0
+    out = capsys.readouterr().out
+    assert "SUMMARY horse_or_human" in out and "summary-only" in out
+
+
+def test_run_demo_refuses_a_summary_only_model():
+    with pytest.raises(demo.SummaryOnlyError, match="summary-only"):
+        demo.run_demo(model="horse_or_human", tf=False, data=_tiny_data())
 
 
 def test_import_scratchnet_and_cli_do_not_import_tensorflow():
-    code = ("import sys, scratchnet, scratchnet.cli, scratchnet.demo; "
+    code = ("import sys, scratchnet, scratchnet.cli, scratchnet.demo, scratchnet.lecture_models; "
             "scratchnet.cli.build_parser(); print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_blas_thread_helpers():
-    threads = demo.blas_threads()
-    if threads is None:
-        pytest.skip("NumPy's OpenBLAS not found")
-    assert demo.set_blas_threads(1) and demo.blas_threads() == 1
-    assert demo.set_blas_threads(threads) and demo.blas_threads() == threads
+@pytest.mark.parametrize("option", ["--threads", "--blas-threads"])
+def test_threads_option_sets_scratchnets_thread_count(option, monkeypatch, capsys):
+    from scratchnet import threads
+
+    calls = []
+    monkeypatch.setattr(threads, "set_num_threads", calls.append)
+    monkeypatch.setattr(demo, "load_dataset", lambda name: _tiny_data())
+    assert cli.main(["demo", "--no-tf", "--epochs", "1", "--limit", "32", "--verbose", "0",
+                     option, "2"]) == 0
+    assert calls == [2]
+    assert "threads inside fit/evaluate" in capsys.readouterr().out
+
+
+def test_scratchnet_threads_reports_the_setting(monkeypatch):
+    from scratchnet import threads
+
+    monkeypatch.setattr(threads, "_num_threads", 3)
+    assert demo.scratchnet_threads() == 3
+    result = demo.run_demo(epochs=1, tf=False, verbose=0, limit=16, data=_tiny_data(),
+                           log=lambda *a: None)
+    assert result.threads == 3 and "inside fit/evaluate: 3" in demo.format_table(result)

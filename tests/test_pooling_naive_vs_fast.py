@@ -69,6 +69,22 @@ def test_max_pool_naive_equals_fast(dtype, case):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 3), tiles=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       out=st.tuples(st.integers(1, 5), st.integers(1, 5)), c=st.integers(1, 5),
+       kind=st.sampled_from(("normal", "grid", "relu", "special")), seed=st.integers(0, 2**32 - 1))
+def test_tiled_max_pool_backward_equals_naive(dtype, n, tiles, out, c, kind, seed):
+    """The one-pass backward for windows that tile the input (stride = pool size, no
+    remainder): bit for bit the naive zero-then-add, signed zeros and NaN included."""
+    rng = np.random.default_rng(seed)
+    shape = (n, out[0] * tiles[0], out[1] * tiles[1], c)
+    x = make_values(rng, shape, kind, dtype)
+    _, arg = pool_naive.max_pool_forward(x, tiles, tiles, (0, 0), out)
+    dy = make_values(rng, (n,) + out + (c,), kind, dtype)
+    assert_identical(pool_naive.max_pool_backward(dy, arg, shape),
+                     pool_fast.max_pool_backward(dy, arg, shape, tiles), "tiled max backward")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(case=window_cases())
 def test_avg_pool_naive_equals_fast(dtype, case):
     shape, pool_size, strides, padding, kind, seed = case

@@ -30,17 +30,18 @@ to 2x from run to run, orderings did not):
   im2col 0.53 + gemm 0.21; 13x13x32 -> 11x11x64: direct 12-24 vs 0.15 + 0.8-1.4;
   300x300x3 -> 16 (n=8): direct 69 vs 21 + 9-13. Doing im2col + gemm per image (so cols
   stays in cache, recomputed for dw) did not pay either (300x300x3: 140-250 whole vs 157-318).
-* Numba kernels are serial (no prange). prange versions of im2col/col2im/bias+relu were
-  10-30x SLOWER here (im2col 28x28x1: 12.4 vs 0.53; whole layer 28x28x1 -> 32 forward 32
-  vs 0.7, 13x13x32 -> 64 forward + backward 45 vs 7), with OpenBLAS at 1 or 2 threads:
-  Numba's OpenMP workers spin at barriers and lose to OpenBLAS's workers and to any other
-  process on 2 cores. Serial Numba would cost at most 2x on an idle machine on these
-  memory-bound copies, a small share of the total next to the matrix products.
-* OpenBLAS threads (a global setting, NOT changed here; see
-  `scratchnet.demo.set_blas_threads`): at its default 2 threads on this busy machine the
-  same gemm takes 0.2 ms or 6-300 ms (spin-waiting against the other load); at 1 thread it
-  is steady. Whole Conv2D(relu) forward / forward + backward (dL/dx only for layers that are
-  not first), min ms, OpenBLAS at 1 thread, against TF 2.21 (tf.function, its 2 threads):
+* Numba kernels are serial (no prange) and `nogil`: the Conv2D layer runs them, with the
+  products, per chunk of images on `scratchnet.threads`' own helper threads (see there:
+  1.4-1.75 CPU-seconds per second on 2 free cores, and it steps back to serial when another
+  process holds a core). prange versions of im2col/col2im/bias+relu were 10-30x SLOWER here
+  (im2col 28x28x1: 12.4 vs 0.53; whole layer 28x28x1 -> 32 forward 32 vs 0.7, 13x13x32 -> 64
+  forward + backward 45 vs 7), with OpenBLAS at 1 or 2 threads: Numba's OpenMP workers spin
+  at barriers and lose to OpenBLAS's workers and to any other process on 2 cores.
+* OpenBLAS threads (set to 1 inside fit / evaluate / predict by `scratchnet.threads`): at
+  its default 2 threads on this busy machine the same gemm takes 0.2 ms or 6-300 ms
+  (spin-waiting against the other load); at 1 thread it is steady. Whole Conv2D(relu)
+  forward / forward + backward (dL/dx only for layers that are not first), min ms,
+  OpenBLAS at 1 thread, one scratchnet thread, against TF 2.21 (tf.function, 2 threads):
 
       layer (batch 32)                  scratchnet fwd  fwd+bwd |  TF fwd  fwd+bwd | naive f+b
       28x28x1 -> 26x26x32 k3                  0.66     1.20 |    0.78     1.61 |   22
@@ -66,19 +67,19 @@ specializations each: float32 and float64), `cache=True`. The Python wrappers be
 shapes and dtypes first, so a Numba typing error never reaches the user.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ---------------------------------------------------------------- Numba kernels
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
     """x3: x (n, H, W, C) viewed as (n, H, W*C); fills cols (n*Ho*Wo, kh*kw*C)."""
     n, h, wc = x3.shape
     w = wc // c
     run = kw * c
-    for bp in prange(n * ho):                # one output row (image b, row p) at a time
+    for bp in range(n * ho):                 # one output row (image b, row p) at a time
         b = bp // ho
         p = bp - b * ho
         for q in range(wo):
@@ -105,13 +106,13 @@ def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
                                 cols[r, base + j * c + ch] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
     """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C)."""
     n, h, wc = dx3.shape
     w = wc // c
     run = kw * c
-    for b in prange(n):                      # images are independent: no write conflicts
+    for b in range(n):                      # images are independent: no write conflicts
         for hh in range(h):
             for t in range(wc):
                 dx3[b, hh, t] = 0
@@ -136,11 +137,11 @@ def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
                                     dx3[b, hh, ww * c + ch] += dcols[r, base + j * c + ch]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bias_act_kernel(z2, bias, has_bias, relu, y2):
     """z2 += bias (if has_bias); y2 = max(z2, 0) (if relu). One pass over (M, F)."""
     m, f = z2.shape
-    for r in prange(m):
+    for r in range(m):
         for k in range(f):
             v = z2[r, k]
             if has_bias:
@@ -150,7 +151,7 @@ def bias_act_kernel(z2, bias, has_bias, relu, y2):
                 y2[r, k] = v if v > 0 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relu_backward_kernel(z2, dy2, dz2, db, has_bias):
     """dz2 = dy2 where z2 > 0 else 0 (TF's ReLU gradient); db = column sums of dz2."""
     m, f = z2.shape
@@ -165,7 +166,7 @@ def relu_backward_kernel(z2, dy2, dz2, db, has_bias):
             db[k] = acc[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def column_sums_kernel(dz2, db):
     """db[k] = sum_r dz2[r, k], accumulated in float64."""
     m, f = dz2.shape

@@ -30,13 +30,16 @@ Backward, given dy = dL/dy:
 Two implementations live side by side in `scratchnet.kernels`: `conv_naive` spells these sums
 out (loops, NumPy slices), `conv_fast` lays them out as im2col + three BLAS matrix products
 (see its docstring for the measurements behind that). The layer uses the fast one
-(`layer.implementation = "naive"` switches, e.g. to compare). Its internal buffers (the im2col
-matrix kept from forward for dw, z, and backward's scratch) are reused from step to step;
-what it returns (y, dx) is always a fresh array.
+(`layer.implementation = "naive"` switches, e.g. to compare). The fast path works through the
+batch in chunks of images (im2col, product, bias + ReLU while the chunk is in cache; backward:
+dz, the chunk's share of dw and db, dcols, col2im), which `scratchnet.threads` spreads over
+the cores inside fit / evaluate / predict. Its internal buffers (the im2col matrix kept from
+forward for dw, z, and backward's scratch) are reused from step to step; what it returns
+(y, dx) is always a fresh array.
 """
 import numpy as np
 
-from scratchnet import activations, initializers
+from scratchnet import activations, initializers, threads
 from scratchnet.kernels import conv_fast, conv_naive
 from scratchnet.layers.base import Layer
 from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
@@ -85,7 +88,7 @@ class Conv2D(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
         self.implementation = "fast"
-        self._cols = self._dcols = self._z_buffer = self._dz_buffer = None
+        self._cols = self._dcols = self._z_buffer = self._dz_buffer = self._dw_parts = None
 
     # ---- building -------------------------------------------------------------------
     @property
@@ -156,29 +159,47 @@ class Conv2D(Layer):
             y = self.activation(z)
             self._z, self._y = z, y
             return y
-        # Fast: z2 = cols @ w2 into a reused buffer, then bias (and ReLU) in one pass.
-        filters = self.filters
-        cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads, self.dilation_rate,
-                                out=self._cols)
+        return self._forward_fast(x, pads)
+
+    def _forward_fast(self, x, pads):
+        """im2col, z2 = cols @ w2 and bias (+ ReLU) in one pass, image chunk by image chunk:
+        each chunk on its own thread (`threads.run_split`) when the batch is big enough."""
+        n, filters = x.shape[0], self.filters
+        kshape = self.kernel.shape
+        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
+        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
+        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
+        if pointwise:
+            cols = x.reshape(n * rows, depth)
+        else:
+            cols = conv_fast.reuse_or_new(self._cols, (n * rows, depth), x.dtype)
+            geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
+                                           (ho, wo))
+            x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
         self._cols = cols
         w2 = self.kernel.reshape(-1, filters)
         linear = self.activation is activations.linear
-        # z is returned as y when the activation is linear: then it must be a fresh array.
-        z2 = np.empty((cols.shape[0], filters), x.dtype) if linear else conv_fast.reuse_or_new(
-            self._z_buffer, (cols.shape[0], filters), x.dtype)
-        np.matmul(cols, w2, out=z2)
         relu = self.activation is activations.relu
-        if relu:
-            y2 = np.empty_like(z2)
-            conv_fast.bias_act_kernel(z2, self.bias if self.use_bias else self._no_bias(),
-                                      self.use_bias, True, y2)
-        else:
-            if self.use_bias:
-                conv_fast.bias_act_kernel(z2, self.bias, True, False, z2)
-            y2 = z2 if linear else self.activation(z2)
+        # z is returned as y when the activation is linear: then it must be a fresh array.
+        z2 = np.empty((n * rows, filters), x.dtype) if linear else conv_fast.reuse_or_new(
+            self._z_buffer, (n * rows, filters), x.dtype)
+        y2 = np.empty_like(z2) if relu else z2
+        bias = self.bias if self.use_bias else self._no_bias()
+
+        def chunk(start, stop, _):
+            r0, r1 = start * rows, stop * rows
+            if not pointwise:
+                conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols[r0:r1])
+            np.matmul(cols[r0:r1], w2, out=z2[r0:r1])
+            if relu or self.use_bias:
+                conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, relu, y2[r0:r1])
+
+        threads.run_split(chunk, n, pieces=self._pieces(n, rows, depth, x.dtype))
+        if not (linear or relu):
+            y2 = self.activation(z2)
         if not linear:
             self._z_buffer = z2
-        out_shape = (x.shape[0],) + self.compute_output_shape(x.shape)[1:3] + (filters,)
+        out_shape = (n, ho, wo, filters)
         self._z, self._y = z2.reshape(out_shape), y2.reshape(out_shape)
         return self._y
 
@@ -193,44 +214,87 @@ class Conv2D(Layer):
     def backward(self, dy, need_input_grad=True):
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._z.shape)
         if self._implementation == "fast" and self.activation is activations.relu:
-            # dz = dy * (z > 0) and db = sum dz, fused in one pass.
-            dz = conv_fast.reuse_or_new(self._dz_buffer, self._z.shape, self._z.dtype)
-            self._dz_buffer = dz
-            filters = self.filters
-            conv_fast.relu_backward_kernel(self._z.reshape(-1, filters), dy.reshape(-1, filters),
-                                           dz.reshape(-1, filters),
-                                           self.grads[1] if self.use_bias else self._no_bias(),
-                                           self.use_bias)
-            return self._weight_and_input_grads(dz, need_input_grad)
+            return self._backward_fast(dy, True, need_input_grad)
         dz = self.activation.backward(self._z, self._y, dy)
         return self.backward_from_logits(dz, need_input_grad)
 
     def backward_from_logits(self, dz, need_input_grad=True):
         dz = np.ascontiguousarray(dz, dtype=self.dtype).reshape(self._z.shape)
-        if self.use_bias:
-            conv_fast.column_sums_kernel(dz.reshape(-1, self.filters), self.grads[1])
-        return self._weight_and_input_grads(dz, need_input_grad)
-
-    def _weight_and_input_grads(self, dz, need_input_grad):
-        """dL/dkernel into grads[0] (in place) and dL/dx; the bias gradient is already done."""
-        x, pads = self._x, self._pads
         if self._implementation == "naive":
             dx, dkernel, dbias = conv_naive.conv2d_backward(
-                x, self.kernel, dz, self.strides, pads, self.dilation_rate, need_input_grad)
+                self._x, self.kernel, dz, self.strides, self._pads, self.dilation_rate,
+                need_input_grad)
             self.grads[0][...] = dkernel
             if self.use_bias:
                 self.grads[1][...] = dbias
             return dx
-        filters = self.filters
-        dz2 = dz.reshape(-1, filters)
-        np.matmul(self._cols.T, dz2, out=self.grads[0].reshape(-1, filters))  # dw2 = cols^T dz2
-        if not need_input_grad:
-            return None
-        dcols = conv_fast.reuse_or_new(self._dcols, self._cols.shape, self._cols.dtype)
-        self._dcols = dcols
-        np.matmul(dz2, self.kernel.reshape(-1, filters).T, out=dcols)       # dcols = dz2 w2^T
-        return conv_fast.col2im(dcols, x.shape, self.kernel.shape, self.strides, pads,
-                                self.dilation_rate)
+        return self._backward_fast(dz, False, need_input_grad)
+
+    def _pieces(self, n, rows, depth, dtype, backward=False):
+        """Image chunks: enough for the threads (`threads.parts`) and for the im2col rows of
+        a chunk to stay in cache (about threads.CHUNK_BYTES each)."""
+        work = (3 if backward else 1) * n * rows * depth * self.filters
+        cache = -(-n * rows * depth * np.dtype(dtype).itemsize // threads.CHUNK_BYTES)
+        return max(1, min(n, 64, max(threads.parts(n, work), cache)))
+
+    def _backward_fast(self, d, relu, need_input_grad):
+        """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz.
+
+        Image chunk by image chunk, each chunk on its own thread when the batch is big enough:
+        dz and the chunk's bias-gradient sums (float64), the chunk's share of dw2 = cols^T dz2,
+        dcols = dz2 w2^T and col2im into its images of dx. The shares of dw and db are added
+        at the end (one (K, F) add per extra chunk)."""
+        x, pads, filters = self._x, self._pads, self.filters
+        n = x.shape[0]
+        m = self._z.shape[1] * self._z.shape[2]
+        cols, dtype = self._cols, self._z.dtype
+        depth = cols.shape[1]
+        z2 = self._z.reshape(-1, filters)
+        d2 = d.reshape(-1, filters)
+        if relu:
+            dz2 = conv_fast.reuse_or_new(self._dz_buffer, z2.shape, dtype)
+            self._dz_buffer = dz2
+        else:
+            dz2 = d2
+        w2 = self.kernel.reshape(-1, filters)
+        pieces = self._pieces(n, m, depth, dtype, backward=True)
+        extra = ()         # chunk k > 0 writes its share of dw2 into extra[k - 1]
+        if pieces > 1:
+            extra = conv_fast.reuse_or_new(self._dw_parts, (pieces - 1, depth, filters), dtype)
+            self._dw_parts = extra
+        dw_parts = [self.grads[0].reshape(-1, filters)] + list(extra)
+        db_parts = np.zeros((pieces, filters))                       # float64 sums
+        pointwise = conv_fast._is_pointwise(self.kernel.shape, self.strides, pads)
+        dx = np.empty(x.shape, dtype) if need_input_grad else None
+        if need_input_grad and not pointwise:
+            dcols = conv_fast.reuse_or_new(self._dcols, cols.shape, dtype)
+            self._dcols = dcols
+            geo = conv_fast._geometry_args(self.kernel.shape, self.strides, pads,
+                                           self.dilation_rate, self._z.shape[1:3])
+            dx3 = dx.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
+
+        def chunk(start, stop, k):
+            r0, r1 = start * m, stop * m
+            if relu:
+                conv_fast.relu_backward_kernel(z2[r0:r1], d2[r0:r1], dz2[r0:r1], db_parts[k],
+                                               True)
+            elif self.use_bias:
+                conv_fast.column_sums_kernel(dz2[r0:r1], db_parts[k])
+            np.matmul(cols[r0:r1].T, dz2[r0:r1], out=dw_parts[k])    # dw2 = cols^T dz2
+            if not need_input_grad:
+                return
+            if pointwise:
+                np.matmul(dz2[r0:r1], w2.T, out=dx.reshape(-1, depth)[r0:r1])
+                return
+            np.matmul(dz2[r0:r1], w2.T, out=dcols[r0:r1])            # dcols = dz2 w2^T
+            conv_fast.col2im_kernel(dcols[r0:r1], x.shape[3], *geo, dx3[start:stop])
+
+        threads.run_split(chunk, n, pieces=pieces)
+        if pieces > 1:
+            dw_parts[0] += extra.sum(axis=0)
+        if self.use_bias:
+            self.grads[1][...] = db_parts.sum(axis=0) if pieces > 1 else db_parts[0]
+        return dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -146,13 +146,19 @@ class MaxPooling2D(_Pooling2D):
         y, self._argmax = pool_fast.max_pool_forward(x, self.pool_size, self.strides, pads,
                                                      out_hw)
         self._x_shape = x.shape
+        # windows that tile x exactly (2x2 pooling of even sizes) and enough channels to fill
+        # the vector loop: a one-pass backward (see pool_fast._max_pool_backward_tiled)
+        (kh, kw), (ho, wo) = self.pool_size, out_hw
+        tiled = (self.strides == self.pool_size and tuple(pads) == (0, 0)
+                 and x.shape[1:3] == (ho * kh, wo * kw) and x.shape[3] >= 16)
+        self._tiles = self.pool_size if tiled else None
         return y
 
     def backward(self, dy, need_input_grad=True):
         if not need_input_grad:
             return None
         dy = _as_upstream(self, dy, self._argmax.shape, self.dtype or backend.floatx())
-        return pool_fast.max_pool_backward(dy, self._argmax, self._x_shape)
+        return pool_fast.max_pool_backward(dy, self._argmax, self._x_shape, self._tiles)
 
 
 class AveragePooling2D(_Pooling2D):

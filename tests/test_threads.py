@@ -1,0 +1,203 @@
+"""scratchnet.threads: work split over threads gives the same answers as one thread.
+
+Inside fit / evaluate / predict, Conv2D, Dense and the max-pooling kernels cut the batch into
+chunks that the calling thread and a helper thread take turns on (`threads.run_split`). These
+tests force a split on tiny shapes (MIN_WORK_PER_THREAD = 1) and compare with the serial path:
+pooling and the forward passes bit for bit (each chunk does exactly the serial arithmetic on
+its rows), the weight gradients within the float tolerances (they are sums of per-chunk
+partial sums).
+"""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import scratchnet.keras as keras
+from scratchnet import backend, threads
+from scratchnet.kernels import pool_fast
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.dense import Dense
+from tolerances import assert_close
+
+DTYPES = ("float32", "float64")
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Within the test: 2 threads, and every bit of work big enough to be split."""
+    monkeypatch.setattr(threads, "MIN_WORK_PER_THREAD", 1)
+    monkeypatch.setattr(threads, "_num_threads", 2)
+    monkeypatch.setattr("scratchnet.layers.dense._MIN_SPLIT_RATIO", 1e-9)
+    judge = threads._Judge()
+    judge.MIN_PARALLELISM = 0.0           # tiny test shapes never pay; split them anyway
+    monkeypatch.setattr(threads, "_judge", judge)
+
+
+def serial_and_split(fn):
+    """fn() computed once on one thread and once split over two."""
+    before = threads.num_threads()
+    try:
+        threads.set_num_threads(1)
+        with threads.compute_threads():
+            serial = fn()
+        threads.set_num_threads(2)
+        with threads.compute_threads():
+            split = fn()
+    finally:
+        threads.set_num_threads(before)
+    return serial, split
+
+
+def test_run_split_covers_every_item_once_in_order(split_everything):
+    seen = []
+    with threads.compute_threads():
+        assert threads.parts(10) == 8 and threads.parts(1) == 1
+        out = threads.run_split(lambda a, b, k: (seen.extend(range(a, b)), (a, b, k))[1], 10)
+    assert sorted(seen) == list(range(10))
+    assert [k for _, _, k in out] == list(range(8)) and out[0][0] == 0 and out[-1][1] == 10
+    assert threads.parts(10) == 1                      # outside compute_threads: serial
+
+
+def test_run_split_reraises_a_chunks_error_after_all_chunks_finish(split_everything):
+    finished = []
+
+    def task(start, stop, k):
+        if k == 1:
+            raise ZeroDivisionError("chunk 1")
+        finished.append(k)
+
+    with threads.compute_threads(), pytest.raises(ZeroDivisionError, match="chunk 1"):
+        threads.run_split(task, 4)
+
+
+def test_splitting_pauses_while_it_does_not_pay(split_everything):
+    judge = threads._Judge()
+    with threads.compute_threads():
+        threads._judge = judge
+        judge.record(cpu=0.3, wall=0.2)     # 1.5 CPU-seconds per second: keep splitting
+        assert threads.parts(100) > 1
+        judge.record(cpu=0.2, wall=0.2)     # one core's worth: serial for a while
+        assert threads.parts(100) == 1
+        judge.serial_until = 0.0            # ... then split again
+        assert threads.parts(100) > 1
+
+
+def test_no_split_off_the_main_thread(split_everything):
+    result = []
+    with threads.compute_threads():
+        worker = threading.Thread(target=lambda: result.append(threads.parts(100)))
+        worker.start()
+        worker.join()
+    assert result == [1]
+
+
+def test_set_num_threads_none_leaves_blas_alone_and_runs_serially(split_everything):
+    threads.set_num_threads(None)
+    try:
+        with threads.compute_threads():
+            assert threads.parts(100) == 1
+    finally:
+        threads.set_num_threads(2)
+    with pytest.raises(ValueError):
+        threads.set_num_threads(0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ("relu", None, "tanh"))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])   # it never changes
+@given(batch=st.integers(1, 5), padding=st.sampled_from(("valid", "same")),
+       kernel=st.integers(1, 3), strides=st.integers(1, 2), channels=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv_layer_split_equals_serial(split_everything, dtype, activation, batch, padding,
+                                        kernel, strides, channels, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-8, 9, (batch, 7, 6, channels)) / 8).astype(dtype)
+    layer = Conv2D(3, kernel, strides, padding, activation=activation, dtype=dtype)
+    layer(x)
+    layer.set_weights([(rng.integers(-8, 9, layer.kernel.shape) / 8).astype(dtype),
+                       (rng.integers(-8, 9, 3) / 8).astype(dtype)])
+    dy = (rng.integers(-8, 9, layer.compute_output_shape(x.shape)) / 8).astype(dtype)
+
+    def step():
+        y = layer.forward(x, training=True).copy()
+        dx = layer.backward(dy)
+        return [y, dx] + [g.copy() for g in layer.grads]
+
+    serial, split = serial_and_split(step)
+    np.testing.assert_array_equal(split[0], serial[0])              # forward: bit for bit
+    for what, a, b in zip(("dL/dx", "dL/dkernel", "dL/dbias"), split[1:], serial[1:]):
+        assert a.dtype == np.dtype(dtype)
+        assert_close(a, b, dtype, what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_layer_split_equals_serial(split_everything, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 7)).astype(dtype)
+    layer = Dense(4, activation="relu", dtype=dtype)
+    layer(x)
+    dy = rng.standard_normal((5, 4)).astype(dtype)
+
+    def step():
+        y = layer.forward(x, training=True).copy()
+        return [y, layer.backward(dy)] + [g.copy() for g in layer.grads]
+
+    serial, split = serial_and_split(step)
+    for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), split, serial):
+        assert_close(a, b, dtype, what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_split_is_bit_identical(split_everything, dtype):
+    rng = np.random.default_rng(4)
+    x = np.maximum(rng.standard_normal((5, 7, 7, 3)), 0).astype(dtype)   # ties at 0
+
+    def both():
+        y, argmax = pool_fast.max_pool_forward(x, (2, 2), (2, 2), (0, 0), (3, 3))
+        return y, argmax, pool_fast.max_pool_backward(y * 3, argmax, x.shape)
+
+    for a, b in zip(*serial_and_split(both)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cnn_fit_with_two_threads_matches_one(split_everything):
+    """A whole float64 CNN training run: the split changes only rounding."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((24, 10, 10, 1)), rng.integers(0, 3, 24)
+    backend.set_floatx("float64")
+    results = []
+    for count in (1, 2):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([
+            keras.layers.Conv2D(4, 3, activation="relu", input_shape=(10, 10, 1)),
+            keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        threads.set_num_threads(count)
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        results.append((history.history["loss"], model.get_weights(), model.predict(x, verbose=0)))
+    threads.set_num_threads(2)
+    (loss1, w1, p1), (loss2, w2, p2) = results
+    assert_close(loss2, loss1, "float64", "loss")
+    for a, b in zip(w2, w1):
+        assert_close(a, b, "float64", "weights")
+    assert_close(p2, p1, "float64", "predictions")
+
+
+def test_a_forked_child_gets_a_fresh_pool(split_everything):
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    with threads.compute_threads():
+        threads.run_split(lambda a, b, k: None, 4)          # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply(_split_in_child) == list(range(4))
+
+
+def _split_in_child():
+    threads.MIN_WORK_PER_THREAD, threads._num_threads = 1, 2
+    with threads.compute_threads():
+        return [k for k in threads.run_split(lambda a, b, k: k, 4)]
