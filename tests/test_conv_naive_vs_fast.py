@@ -39,13 +39,18 @@ def _report_worst():
 
 
 @st.composite
-def cases(draw, dtype, max_size=12):
+def cases(draw, dtype, max_size=12, one_channel=False):
+    """one_channel: C = 1, stride 1, no dilation (what the direct one-channel kernels take)."""
     batch = draw(st.integers(1, 3))
     height, width = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
     channels, filters = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    if one_channel:
+        channels, filters = 1, draw(st.one_of(st.integers(1, 6), st.integers(15, 18)))
     kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     padding = draw(st.sampled_from(("valid", "same")))
-    if draw(st.booleans()):
+    if one_channel:
+        strides, dilation = (1, 1), (1, 1)
+    elif draw(st.booleans()):
         strides, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (1, 1)
     else:
         strides, dilation = (1, 1), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
@@ -136,17 +141,97 @@ def test_layer_naive_equals_fast(dtype, activation, data):
         check(a, b, dtype, f"layer {what}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_direct_one_channel_kernels_equal_naive(dtype, data):
+    """conv_fast.conv1ch_* (inference on one-channel images, stride 1, no dilation): few
+    filters by rows, 16 or more by pixels; z and ReLU(z) both checked."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n, h, w = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 12)), data.draw(
+        st.integers(1, 12))
+    filters = data.draw(st.one_of(st.integers(1, 6), st.integers(15, 20)))
+    kernel_size = (data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)))
+    assume(kernel_size != (1, 1))
+    padding = data.draw(st.sampled_from(("valid", "same")))
+    assume(min(output_length(a, k, 1, padding, 1) for a, k in zip((h, w), kernel_size)) > 0)
+    pads = paddings((h, w), kernel_size, (1, 1), padding, (1, 1))
+    make = ((lambda s: rng.standard_normal(s)) if dtype == "float64"
+            else (lambda s: rng.integers(-8, 9, s) / 8))
+    x, kernel, bias = (make(s).astype(dtype) for s in ((n, h, w, 1), kernel_size + (1, filters),
+                                                        (filters,)))
+    use_bias = data.draw(st.booleans())
+    z_naive = conv_naive.conv2d_forward(x, kernel, bias if use_bias else None, (1, 1), pads,
+                                        (1, 1))
+    z, y = conv_fast.conv1ch_forward(x, kernel, bias if use_bias else None, pads, relu=True)
+    check(z, z_naive, dtype, "direct forward z")
+    check(y, np.maximum(z_naive, 0), dtype, "direct forward relu")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", (None, "relu"))
+@given(data=st.data())
+def test_layer_inference_equals_naive(dtype, activation, data):
+    """Conv2D.forward(training=False) keeps nothing for backward (direct one-channel kernels,
+    per-thread im2col buffers); y equals naive, and a backward afterwards recomputes what it
+    needs: gradients equal naive's too."""
+    # one channel, stride 1, no dilation: the direct kernels
+    c = data.draw(cases(dtype, one_channel=data.draw(st.booleans())))
+    results = {}
+    for implementation in ("naive", "fast"):
+        layer = Conv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"],
+                       dilation_rate=c["dilation"], activation=activation, dtype=dtype)
+        layer.implementation = implementation
+        layer(c["x"])
+        layer.set_weights([c["kernel"], c["bias"]])
+        y = layer.forward(c["x"], training=False).copy()
+        dx = layer.backward(c["dz"])
+        results[implementation] = [y, dx] + [g.copy() for g in layer.grads]
+    for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), results["fast"],
+                          results["naive"]):
+        check(a, b, dtype, f"inference layer {what}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", (None, "relu"))
+@given(data=st.data())
+def test_first_layer_direct_training_equals_naive(dtype, activation, data):
+    """One-channel inputs, stride 1, no dilation, few filters: training runs the direct
+    forward kernel and, for a first layer (no dL/dx), conv1ch_rows_dw_kernel; with dL/dx it
+    builds cols after all. Both equal naive."""
+    c = data.draw(cases(dtype, one_channel=True))
+    need_dx = data.draw(st.booleans())
+    results = {}
+    for implementation in ("naive", "fast"):
+        layer = Conv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"],
+                       activation=activation, dtype=dtype)
+        layer.implementation = implementation
+        layer(c["x"])
+        layer.set_weights([c["kernel"], c["bias"]])
+        y = layer.forward(c["x"], training=True).copy()
+        dx = layer.backward(c["dz"], need_input_grad=need_dx)
+        results[implementation] = [y, layer.logits().copy()] + [g.copy() for g in layer.grads]
+        if need_dx:
+            results[implementation].append(dx)
+        else:
+            assert dx is None
+    for what, a, b in zip(("y", "logits", "dL/dkernel", "dL/dbias", "dL/dx"), results["fast"],
+                          results["naive"]):
+        check(a, b, dtype, f"first-layer training {what}")
+
+
 def test_buffers_are_reused_but_outputs_are_fresh():
     rng = np.random.default_rng(0)
     layer = Conv2D(4, 3, padding="same", activation="relu", dtype="float64")
     x1, x2 = rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((2, 6, 6, 2))
-    y1 = layer(x1)
+    y1 = layer(x1, training=True)
     y1_copy = y1.copy()
     layer.backward(np.ones_like(y1))
     cols = layer._cols
-    y2 = layer(x2)
+    y2 = layer(x2, training=True)
     assert layer._cols is cols                       # the im2col buffer was reused
     np.testing.assert_array_equal(y1, y1_copy)       # ... but y1 was not overwritten
+    layer(x2)                                        # inference keeps no im2col matrix
+    assert layer._cols is None
     # A different batch size reallocates, and the answer is still right.
     x3 = rng.standard_normal((5, 6, 6, 2))
     naive = conv_naive.conv2d_forward(x3, layer.kernel, layer.bias, (1, 1),

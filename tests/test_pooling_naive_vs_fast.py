@@ -85,6 +85,28 @@ def test_tiled_max_pool_backward_equals_naive(dtype, n, tiles, out, c, kind, see
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 3), tiles=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       out=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       c=st.one_of(st.integers(1, 5), st.integers(15, 20)),
+       kind=st.sampled_from(("normal", "grid", "relu", "special")), seed=st.integers(0, 2**32 - 1))
+def test_tiled_max_pool_forward_equals_naive(dtype, n, tiles, out, c, kind, seed):
+    """The forward kernels for windows that tile the input (few channels: one at a time;
+    16 or more: vector loop over channels), with and without the argmax (inference): bit for
+    bit the naive forward, NaN, infinities and ties included."""
+    rng = np.random.default_rng(seed)
+    shape = (n, out[0] * tiles[0], out[1] * tiles[1], c)
+    x = make_values(rng, shape, kind, dtype)
+    y_naive, arg_naive = pool_naive.max_pool_forward(x, tiles, tiles, (0, 0), out)
+    y_fast, arg_fast = pool_fast.max_pool_forward(x, tiles, tiles, (0, 0), out)
+    assert_identical(y_naive, y_fast, "tiled max forward")
+    assert_identical(arg_naive, arg_fast, "tiled argmax")
+    y_infer, no_arg = pool_fast.max_pool_forward(x, tiles, tiles, (0, 0), out,
+                                                 with_argmax=False)
+    assert no_arg is None
+    assert_identical(y_naive, y_infer, "tiled max forward without the argmax")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(case=window_cases())
 def test_avg_pool_naive_equals_fast(dtype, case):
     shape, pool_size, strides, padding, kind, seed = case

@@ -30,6 +30,11 @@ to 2x from run to run, orderings did not):
   im2col 0.53 + gemm 0.21; 13x13x32 -> 11x11x64: direct 12-24 vs 0.15 + 0.8-1.4;
   300x300x3 -> 16 (n=8): direct 69 vs 21 + 9-13. Doing im2col + gemm per image (so cols
   stays in cache, recomputed for dw) did not pay either (300x300x3: 140-250 whole vs 157-318).
+  Exception, measured later at batch 256: ONE input channel with FEW filters (LeNet's first
+  layer, 1 -> 6), by conv1ch_rows_kernel below, which skips the im2col copy, the bad GEMM
+  shape (K = 25, N = 6) and the separate bias/ReLU pass: inference 5.1 -> 2.4 ms, and in
+  training with its own dw kernel (see their docstrings). With 32-64 filters the GEMM
+  holds its own (DIRECT_MAX_FILTERS).
 * Numba kernels are serial (no prange) and `nogil`: the Conv2D layer runs them, with the
   products, per chunk of images on `scratchnet.threads`' own helper threads (see there:
   1.4-1.75 CPU-seconds per second on 2 free cores, and it steps back to serial when another
@@ -135,6 +140,143 @@ def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
                             if 0 <= ww < w:
                                 for ch in range(c):
                                     dx3[b, hh, ww * c + ch] += dcols[r, base + j * c + ch]
+
+
+@njit(cache=True, nogil=True)
+def conv1ch_rows_kernel(x3, kh, kw, top, left, wt, bias, has_bias, relu, write_z, z, y):
+    """Direct convolution of ONE-channel images with FEW filters (LeNet's first layer),
+    stride 1, no dilation: x3 (n, H, W); wt (F, kh*kw), the kernel transposed; fills
+    y (n, Ho, Wo, F) with f(conv + bias) (f: ReLU if relu, else identity) and, if write_z,
+    z with conv + bias (z may be y when not write_z).
+
+    Why: with C = 1 the GEMM has K = kh*kw (25 for LeNet) and N = F = 6, a shape BLAS
+    handles badly, after im2col wrote kh*kw copies of every pixel. Here each output row is
+    accumulated as acc[f, q] += w[f, i, j] * row_i[q + j] from a zero-padded copy of input
+    row i: the inner loop runs along the row (Wo long, contiguous) whatever F is; the row is
+    then written out channels-last once. LeNet 28x28x1 -> 28x28x6 k5 same, batch 256,
+    float32, one thread: 5.2 ms against 9.5 ms for im2col + GEMM + bias/ReLU (but 17.8 vs
+    12.2 ms with 64 filters, whose F loop is long enough for the GEMM: DIRECT_MAX_FILTERS)."""
+    n, h, w = x3.shape
+    _, ho, wo, f = y.shape
+    span = wo + kw - 1
+    row = np.zeros(span, x3.dtype)
+    acc = np.empty((f, wo), x3.dtype)
+    for b in range(n):
+        for p in range(ho):
+            acc[:] = 0
+            for i in range(kh):
+                hh = p - top + i
+                if hh < 0 or hh >= h:
+                    continue
+                for t in range(span):
+                    src = t - left
+                    row[t] = x3[b, hh, src] if 0 <= src < w else 0
+                for j in range(kw):
+                    for k in range(f):
+                        wv = wt[k, i * kw + j]
+                        a = acc[k]
+                        for q in range(wo):
+                            a[q] += wv * row[q + j]
+            for q in range(wo):
+                out_y = y[b, p, q]
+                out_z = z[b, p, q]
+                for k in range(f):
+                    v = acc[k, q]
+                    if has_bias:
+                        v += bias[k]
+                    if write_z:
+                        out_z[k] = v
+                    if relu:
+                        v = v if v > 0 else 0
+                    out_y[k] = v
+
+
+@njit(cache=True, nogil=True)
+def conv1ch_rows_dw_kernel(x3, kh, kw, top, left, z, d, relu, acc, db):
+    """The kernel and bias gradients of conv1ch_rows_kernel's convolution, for a first layer
+    (no dL/dx): dz = d * (z > 0) if relu else d; acc[i*kw + j, f, q] += row_i[q + j] *
+    dz[b, p, q, f] over this chunk's images and rows p (the caller sums acc over q: dw), and
+    db[f] = sum dz (float64). Same row-wise loop as the forward kernel, so no im2col matrix
+    is needed (cols is never built for these layers in training). LeNet's first layer in
+    `fit`, batch 256, float32, 2 threads, ms per step: forward 5.1 -> 3.3 (im2col + GEMM +
+    bias/ReLU -> conv1ch_rows_kernel writing z and y), backward 4.4 -> 3.5."""
+    n, h, w = x3.shape
+    _, ho, wo, f = z.shape
+    span = wo + kw - 1
+    row = np.zeros(span, x3.dtype)
+    g = np.empty((f, wo), x3.dtype)
+    sums = np.zeros(f)
+    for b in range(n):
+        for p in range(ho):
+            for q in range(wo):
+                for k in range(f):
+                    v = d[b, p, q, k]
+                    if relu and not z[b, p, q, k] > 0:
+                        v = 0
+                    g[k, q] = v
+                    sums[k] += v
+            for i in range(kh):
+                hh = p - top + i
+                if hh < 0 or hh >= h:
+                    continue
+                for t in range(span):
+                    src = t - left
+                    row[t] = x3[b, hh, src] if 0 <= src < w else 0
+                for j in range(kw):
+                    for k in range(f):
+                        a = acc[i * kw + j, k]
+                        gk = g[k]
+                        for q in range(wo):
+                            a[q] += row[q + j] * gk[q]
+    for k in range(f):
+        db[k] = sums[k]
+
+
+# Filters below which Conv2D uses conv1ch_rows_kernel. A per-pixel variant (acc[f] over the
+# taps, the F loop innermost) was measured for many filters, batch 256, float32, 2 threads,
+# inference, ms: 28x28x1 -> 64 k3 7.6-12.5 vs 7.8-8.1 for im2col + GEMM, -> 32 k3 3.0 vs 3.5,
+# -> 32 k5 6.7 vs 4.8-5.1: no clear gain, so it was left out.
+DIRECT_MAX_FILTERS = 16
+
+
+def direct_one_channel(kernel_shape, strides, dilation):
+    """True when Conv2D uses conv1ch_rows_kernel instead of im2col + GEMM: one input
+    channel, few filters, stride 1, no dilation, a kernel larger than 1x1."""
+    return (kernel_shape[2] == 1 and kernel_shape[3] < DIRECT_MAX_FILTERS
+            and tuple(strides) == (1, 1) and tuple(dilation) == (1, 1)
+            and kernel_shape[0] * kernel_shape[1] > 1)
+
+
+def conv1ch_forward(x, kernel, bias, pads, relu=False, z=None, y=None):
+    """Checked wrapper: (z, y) for one-channel x (n, H, W, 1), stride 1, no dilation, by
+    conv1ch_rows_kernel, any number of filters (z = conv + bias; y = ReLU(z) if relu, else
+    y is z)."""
+    x = _check_float("x", x)
+    kernel = _check_float("kernel", kernel, x.dtype)
+    if (kernel.ndim != 4 or kernel.shape[2] != 1 or kernel.shape[0] * kernel.shape[1] == 1
+            or x.ndim != 4 or x.shape[3] != 1):
+        raise ValueError(f"conv1ch_forward: needs x (n, H, W, 1) and a kernel (kh, kw, 1, F) "
+                         f"larger than 1x1, received {x.shape} and {kernel.shape}")
+    ho, wo = geometry(x.shape, kernel.shape, (1, 1), pads, (1, 1))
+    filters = kernel.shape[3]
+    has_bias = bias is not None
+    bias = (np.zeros(filters, x.dtype) if bias is None
+            else _check_float("bias", bias, x.dtype))
+    n = x.shape[0]
+    z = np.empty((n, ho, wo, filters), x.dtype) if z is None else z
+    y = (np.empty_like(z) if relu else z) if y is None else y
+    one_channel_chunk(x.reshape(x.shape[:3]), kernel, bias, has_bias, relu, pads, z is not y,
+                      z, y)
+    return z, y
+
+
+def one_channel_chunk(x3, kernel, bias, has_bias, relu, pads, write_z, z, y):
+    """conv1ch_rows_kernel on images x3 (n, H, W) (kernel as stored: (kh, kw, 1, F))."""
+    (top, _), (left, _) = pads
+    kh, kw, _, filters = kernel.shape
+    wt = np.ascontiguousarray(kernel.reshape(kh * kw, filters).T)
+    conv1ch_rows_kernel(x3, kh, kw, int(top), int(left), wt, bias, has_bias, relu, write_z,
+                        z, y)
 
 
 @njit(cache=True, nogil=True)

@@ -89,6 +89,83 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, lowest, y, argmax):
 
 
 @njit(cache=True, nogil=True)
+def _max_pool_forward_tiled(x, kh, kw, lowest, with_argmax, y, argmax):
+    """_max_pool_forward when the kh x kw windows tile x exactly (strides = pool size, no
+    padding, nothing left over), for 16+ channels: no window clipping, the first cell read
+    once, and with_argmax=False (inference) skips the argmax (argmax is then not touched
+    and may be any int32 array). Same comparisons, so the same y and argmax bit for bit.
+    2x2, float32, one thread, ms: (256, 26, 26, 64) 5.1 -> 4.3 with the argmax, 3.6
+    without; (32, 26, 26, 64) 0.33 -> 0.24 / 0.23."""
+    n, h, w, c = x.shape
+    _, ho, wo, _ = y.shape
+    best = np.empty(c, x.dtype)
+    arg = np.empty(c, np.int32)
+    for b in range(n):
+        for p in range(ho):
+            i0 = p * kh
+            for q in range(wo):
+                j0 = q * kw
+                out = y[b, p, q]
+                first = x[b, i0, j0]
+                cell0 = i0 * w + j0
+                for ch in range(c):
+                    v = first[ch]
+                    out[ch] = v if v > lowest else lowest
+                    best[ch] = v
+                    arg[ch] = cell0
+                for i in range(i0, i0 + kh):
+                    for j in range(j0, j0 + kw):
+                        if i == i0 and j == j0:
+                            continue
+                        cell = i * w + j
+                        v_row = x[b, i, j]
+                        for ch in range(c):
+                            v = v_row[ch]
+                            if v > out[ch]:
+                                out[ch] = v
+                            if with_argmax and v > best[ch]:
+                                best[ch] = v
+                                arg[ch] = cell
+                if with_argmax:
+                    a = argmax[b, p, q]
+                    for ch in range(c):
+                        a[ch] = arg[ch]
+
+
+@njit(cache=True, nogil=True)
+def _max_pool_forward_tiled_few(x, kh, kw, lowest, with_argmax, y, argmax):
+    """_max_pool_forward_tiled for FEW channels (LeNet's 6 and 16): one channel at a time,
+    the window's max, first-largest value and argmax in scalars, instead of a vector loop
+    over channels too short to pay for itself. 2x2, float32, one thread, ms:
+    (256, 28, 28, 6) 5.0 -> 1.6 (1.3 without the argmax); (32, 28, 28, 6) 0.56 -> 0.17 (but
+    (32, 26, 26, 64) 0.33 -> 1.5: many channels use _max_pool_forward_tiled)."""
+    n, h, w, c = x.shape
+    _, ho, wo, _ = y.shape
+    for b in range(n):
+        for p in range(ho):
+            i0 = p * kh
+            for q in range(wo):
+                j0 = q * kw
+                cell0 = i0 * w + j0
+                for ch in range(c):
+                    v = x[b, i0, j0, ch]
+                    out = v if v > lowest else lowest       # MaxPool starts at lowest
+                    best = v                                # MaxPoolGrad at the first cell
+                    arg = cell0
+                    for i in range(kh):
+                        for j in range(kw):
+                            v = x[b, i0 + i, j0 + j, ch]
+                            if v > out:
+                                out = v
+                            if v > best:                    # strictly: ties keep the first
+                                best = v
+                                arg = cell0 + i * w + j
+                    y[b, p, q, ch] = out
+                    if with_argmax:
+                        argmax[b, p, q, ch] = arg
+
+
+@njit(cache=True, nogil=True)
 def _max_pool_backward(dy, argmax, dx):
     """dx: (N, H*W, C), overwritten."""
     n, hw, c = dx.shape
@@ -174,31 +251,44 @@ def _avg_pool_backward(dy, kh, kw, sh, sw, top, left, inv_count, dx, share):
 
 # ---------------------------------------------------------------------------- wrappers
 # Same signatures as pool_naive's functions. pool_size, strides, pads, out_hw: int pairs.
-def max_pool_forward(x, pool_size, strides, pads, out_hw):
-    """y (N, Ho, Wo, C) and argmax (same shape, int32: i*W + j of the routed cell)."""
+def max_pool_forward(x, pool_size, strides, pads, out_hw, out=None, with_argmax=True):
+    """y (N, Ho, Wo, C) and argmax (same shape, int32: i*W + j of the routed cell; None when
+    with_argmax=False, for inference). `out`: an array of y's shape and dtype to write y
+    into (default: a new one)."""
     _check("max_pool_forward", x=x)
     x = np.ascontiguousarray(x)
-    n, _, _, c = x.shape
-    y = np.empty((n, *out_hw, c), x.dtype)
-    argmax = np.empty((n, *out_hw, c), np.int32)
+    n, h, w, c = x.shape
+    y = np.empty((n, *out_hw, c), x.dtype) if out is None else out
     lowest = np.finfo(x.dtype).min                     # a NumPy scalar of x's dtype
+    (kh, kw), (ho, wo) = map(int, pool_size), map(int, out_hw)
+    tiled = (tuple(strides) == (kh, kw) and tuple(pads) == (0, 0)
+             and (h, w) == (ho * kh, wo * kw))
+    if tiled:
+        argmax = np.empty((n, ho, wo, c) if with_argmax else (1, 1, 1, 1), np.int32)
+        kernel = _max_pool_forward_tiled if c >= 16 else _max_pool_forward_tiled_few
+        threads.run_split(lambda b0, b1, _: kernel(x[b0:b1], kh, kw, lowest, with_argmax,
+                                                   y[b0:b1], argmax[b0:b1]), n, x.size)
+        return y, argmax if with_argmax else None
+    argmax = np.empty((n, *out_hw, c), np.int32)
     geo = tuple(map(int, (*pool_size, *strides, *pads)))
     threads.run_split(lambda b0, b1, _: _max_pool_forward(x[b0:b1], *geo, lowest, y[b0:b1],
                                                           argmax[b0:b1]), n, x.size)
-    return y, argmax
+    return y, argmax if with_argmax else None
 
 
-def max_pool_backward(dy, argmax, input_shape, tiles=None):
+def max_pool_backward(dy, argmax, input_shape, tiles=None, out=None):
     """dx (input_shape): each dy[b,p,q,c] added to the cell argmax[b,p,q,c].
 
     `tiles=(kh, kw)` promises that the pooling windows tile the input exactly (strides equal
-    to the pool size, no padding, H = Ho*kh and W = Wo*kw): then a one-pass kernel is used."""
+    to the pool size, no padding, H = Ho*kh and W = Wo*kw): then a one-pass kernel is used.
+    `out`: an array of dx's shape and dtype to write dx into (default: a new one)."""
     _check("max_pool_backward", dy=dy)
     if argmax.shape != dy.shape or argmax.dtype != np.int32:
         raise ValueError(f"max_pool_backward: argmax {argmax.dtype}{argmax.shape} does not "
                          f"match dy {dy.shape}")
     n, h, w, c = input_shape
-    dx = np.empty((n, h * w, c), dy.dtype)
+    dx = (np.empty((n, h * w, c), dy.dtype) if out is None
+          else out.reshape(n, h * w, c))
     dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
     if tiles is not None:
         kh, kw = map(int, tiles)

@@ -143,9 +143,13 @@ class MaxPooling2D(_Pooling2D):
     def forward(self, x, training=False):
         x = _as_images(self, x)
         pads, out_hw = self._window(x)
-        y, self._argmax = pool_fast.max_pool_forward(x, self.pool_size, self.strides, pads,
-                                                     out_hw)
+        n, c = x.shape[0], x.shape[3]
+        # inference keeps no argmax (backward after it recomputes one from x: _ensure_argmax)
+        y, self._argmax = pool_fast.max_pool_forward(
+            x, self.pool_size, self.strides, pads, out_hw,
+            out=self._result_array("y", (n, *out_hw, c), x.dtype), with_argmax=training)
         self._x_shape = x.shape
+        self._x = None if training else x
         # windows that tile x exactly (2x2 pooling of even sizes) and enough channels to fill
         # the vector loop: a one-pass backward (see pool_fast._max_pool_backward_tiled)
         (kh, kw), (ho, wo) = self.pool_size, out_hw
@@ -154,11 +158,20 @@ class MaxPooling2D(_Pooling2D):
         self._tiles = self.pool_size if tiled else None
         return y
 
+    def _ensure_argmax(self):
+        if self._argmax is None:
+            pads, out_hw = self._window(self._x)
+            _, self._argmax = pool_fast.max_pool_forward(self._x, self.pool_size, self.strides,
+                                                         pads, out_hw)
+            self._x = None
+
     def backward(self, dy, need_input_grad=True):
         if not need_input_grad:
             return None
+        self._ensure_argmax()
         dy = _as_upstream(self, dy, self._argmax.shape, self.dtype or backend.floatx())
-        return pool_fast.max_pool_backward(dy, self._argmax, self._x_shape, self._tiles)
+        return pool_fast.max_pool_backward(dy, self._argmax, self._x_shape, self._tiles,
+                                           out=self._result_array("dx", self._x_shape, dy.dtype))
 
 
 class AveragePooling2D(_Pooling2D):

@@ -6,6 +6,8 @@ forward runs the layers in order; backward runs them in reverse, handing each la
 gradient of the loss with respect to its output and getting back the gradient with respect
 to its input. The chain stops at the first layer with weights: nothing earlier needs dL/dx.
 """
+import numpy as np
+
 from scratchnet import backend
 from scratchnet.layers.base import Layer
 from scratchnet.layers.input_layer import InputLayer
@@ -63,8 +65,22 @@ class Sequential(Model):
         return self._layers[-1] if self._layers else None
 
     def _forward(self, x, training):
-        for layer in self._layers:
-            x = layer.forward(x, training=training)
+        # Each layer but the last hands its output straight to the next one, so it may write
+        # it into a buffer reused from call to call (`Layer._result_array`).
+        last = len(self._layers) - 1
+        scratch = []
+        for i, layer in enumerate(self._layers):
+            layer._scratch_results = i < last
+            try:
+                x = layer.forward(x, training=training)
+            finally:
+                layer._scratch_results = False
+            if i < last:
+                scratch.append(x)
+        # a pass-through last layer (Flatten, Dropout at inference) may return a view of a
+        # reused buffer: what the model returns is always its own array
+        if any(np.may_share_memory(x, y) for y in scratch):
+            x = x.copy()
         return x
 
     def _backward(self, grad, from_logits=False):
@@ -72,7 +88,11 @@ class Sequential(Model):
         for i in range(last, self._first_weighted - 1, -1):
             layer = self._layers[i]
             need_input_grad = i > self._first_weighted
-            if i == last and from_logits:
-                grad = layer.backward_from_logits(grad, need_input_grad)
-            else:
-                grad = layer.backward(grad, need_input_grad)
+            layer._scratch_results = True          # dx goes straight to layer i - 1
+            try:
+                if i == last and from_logits:
+                    grad = layer.backward_from_logits(grad, need_input_grad)
+                else:
+                    grad = layer.backward(grad, need_input_grad)
+            finally:
+                layer._scratch_results = False
