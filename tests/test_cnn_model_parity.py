@@ -36,7 +36,7 @@ import parity_log
 import scratchnet as sn
 import test_model_parity as model_parity
 from test_model_parity import (DTYPES, check_evaluate_predict, check_history, check_weights,
-                               fit_both, optimizer_specs)
+                               fit_both, optimizer_specs, random_data)
 from tf_support import import_tf
 from tolerances import assert_close, tolerance
 
@@ -288,17 +288,7 @@ def build_cnn(spec):
     optimizer = type(spec["optimizer"]).from_config(spec["optimizer"].get_config())
     model.compile(optimizer=optimizer, loss=loss, metrics=spec["metrics"])
 
-    rng = np.random.default_rng(spec["seed"])
-    n, dtype = spec["samples"], spec["dtype"]
-    x = rng.normal(size=(n,) + spec["in_shape"]).astype(dtype)
-    if spec["loss"] == "sparse_categorical_crossentropy":
-        y = rng.integers(0, k, size=n)
-    elif spec["loss"] == "categorical_crossentropy":
-        y = np.eye(k, dtype=dtype)[rng.integers(0, k, size=n)]
-    elif spec["loss"] == "binary_crossentropy":
-        y = rng.integers(0, 2, size=(n, k)).astype(dtype)
-    else:
-        y = rng.normal(size=(n, k)).astype(dtype)
+    x, y = random_data(spec, k)
     return model, x, y
 
 

@@ -174,6 +174,22 @@ def cases(draw):
     return spec
 
 
+def random_data(spec, k):
+    """x of spec['in_shape'] and targets for spec['loss'] with k outputs, from spec['seed']."""
+    rng = np.random.default_rng(spec["seed"])
+    n, dtype = spec["samples"], spec["dtype"]
+    x = rng.normal(size=(n,) + spec["in_shape"]).astype(dtype)
+    if spec["loss"] == "sparse_categorical_crossentropy":
+        y = rng.integers(0, k, size=n)
+    elif spec["loss"] == "categorical_crossentropy":
+        y = np.eye(k, dtype=dtype)[rng.integers(0, k, size=n)]
+    elif spec["loss"] == "binary_crossentropy":
+        y = rng.integers(0, 2, size=(n, k)).astype(dtype)
+    else:
+        y = rng.normal(size=(n, k)).astype(dtype)
+    return x, y
+
+
 def build_case(spec):
     """The scratchnet model (built, compiled) and the data of a drawn case."""
     L = sn.layers
@@ -221,17 +237,7 @@ def build_case(spec):
         loss = spec["loss"]
     model.compile(optimizer=spec["optimizer"], loss=loss, metrics=spec["metrics"])
 
-    rng = np.random.default_rng(spec["seed"])
-    n, dtype = spec["samples"], spec["dtype"]
-    x = rng.normal(size=(n,) + spec["in_shape"]).astype(dtype)
-    if spec["loss"] == "sparse_categorical_crossentropy":
-        y = rng.integers(0, k, size=n)
-    elif spec["loss"] == "categorical_crossentropy":
-        y = np.eye(k, dtype=dtype)[rng.integers(0, k, size=n)]
-    elif spec["loss"] == "binary_crossentropy":
-        y = rng.integers(0, 2, size=(n, k)).astype(dtype)
-    else:
-        y = rng.normal(size=(n, k)).astype(dtype)
+    x, y = random_data(spec, k)
     return model, x, y
 
 
