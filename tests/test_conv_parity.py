@@ -26,7 +26,7 @@ from hypothesis import assume, given, strategies as st
 from scratchnet import backend
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.padding import output_length
-from tf_support import import_tf
+from tf_support import import_tf, keras_layer_grads
 from parity_log import check
 
 DTYPES = ("float32", "float64")
@@ -92,14 +92,7 @@ def layer_kwargs(case):
 def keras_conv_grads(tf, keras, case):
     layer = keras.layers.Conv2D(**layer_kwargs(case))
     layer.build((None,) + case["x"].shape[1:])
-    layer.set_weights([case["kernel"], case["bias"]] if case["use_bias"] else [case["kernel"]])
-    xt = tf.constant(case["x"])
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        y = layer(xt)
-    sources = [xt, layer.kernel] + ([layer.bias] if case["use_bias"] else [])
-    grads = tape.gradient(y, sources, output_gradients=tf.constant(case["dy"]))
-    return y.numpy(), [g.numpy() for g in grads]
+    return keras_layer_grads(tf, layer, case)
 
 
 # ---------------------------------------------------------------- parity

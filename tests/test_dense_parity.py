@@ -6,14 +6,13 @@ maps on the last axis. The same kernel and bias go into scratchnet's Dense and i
 `keras.layers.Dense` (set_weights); a random upstream gradient dL/dy is pushed back through
 both (`tf.GradientTape(...).gradient(y, [x, kernel, bias], output_gradients=dy)`).
 """
-import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from scratchnet.layers import Dense, Flatten
-from tf_support import import_tf
+from tf_support import import_tf, keras_layer_grads
 from parity_log import check
 
 DTYPES = ("float32", "float64")
@@ -52,16 +51,7 @@ def keras_dense_grads(tf, keras, case):
     layer = keras.layers.Dense(case["units"], activation=case["activation"],
                                use_bias=case["use_bias"], dtype=dtype)
     layer.build((None,) + case["x"].shape[1:])
-    layer.set_weights([case["kernel"], case["bias"]] if case["use_bias"] else [case["kernel"]])
-    xt = tf.constant(case["x"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "softmax over an axis of size 1" for units=1
-        with tf.GradientTape() as tape:
-            tape.watch(xt)
-            y = layer(xt)
-    sources = [xt, layer.kernel] + ([layer.bias] if case["use_bias"] else [])
-    grads = tape.gradient(y, sources, output_gradients=tf.constant(case["dy"]))
-    return y.numpy(), [g.numpy() for g in grads]
+    return keras_layer_grads(tf, layer, case)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
