@@ -36,9 +36,10 @@ import parity_log
 import scratchnet as sn
 import test_model_parity as model_parity
 from test_model_parity import (DTYPES, check_evaluate_predict, check_history, check_weights,
-                               fit_both, optimizer_specs, random_data)
+                               check_float32_weights_against_float64_truth, fit_both,
+                               optimizer_specs, random_data)
 from tf_support import import_tf
-from tolerances import assert_close, tolerance
+from tolerances import assert_close
 
 tf = import_tf()
 import keras  # noqa: E402  (after TF)
@@ -62,31 +63,6 @@ def _log_model_parity_as_cnn():
     model_parity.check = check
     yield
     model_parity.check = original
-
-
-def check_float32_weights_against_float64_truth(model, twin, make_twin64, initial, x, y,
-                                                batch_size, epochs):
-    """test_model_parity's float64-truth rule, for any model: `make_twin64()` returns the
-    float64 Keras model, compiled like `twin` (called inside floatx_scope('float64')).
-
-    At every element where scratchnet and TensorFlow float32 disagree beyond the float32
-    tolerance, TensorFlow float32 must itself be beyond it from the float64 truth; otherwise
-    the mismatch is real and fails."""
-    rtol, atol = tolerance("float32")
-    with floatx_scope("float64"):
-        twin64 = make_twin64()
-        twin64.set_weights([w.astype(np.float64) for w in initial])
-        twin64.fit(x.astype(np.float64), y, batch_size=batch_size, epochs=epochs,
-                   shuffle=False, verbose=0)
-        truth = twin64.get_weights()
-    for i, (a, b, t) in enumerate(zip(model.get_weights(), twin.get_weights(), truth)):
-        a, b = a.astype(np.float64), b.astype(np.float64)
-        differ = ~np.isclose(a, b, rtol=rtol, atol=atol)
-        tf_exact = np.isclose(b, t, rtol=rtol, atol=atol)
-        if np.any(differ & tf_exact):
-            check(a, b, "float32", f"weights[{i}] (TensorFlow float32 matches float64 here)",
-                  "weights")
-    event("float32 weights ill-conditioned (checked against float64)")
 
 
 def run_parity(model, twin, make_twin64, x, y, batch_size, epochs, dtype, steps):

@@ -257,12 +257,23 @@ def test_drawn_models_fit_evaluate_predict_match_keras(spec):
         except AssertionError:
             if dtype != "float32":
                 raise
-            check_float32_weights_against_float64_truth(model, twin, spec, initial, x, y)
+            check_float32_weights_against_float64_truth(
+                model, twin, lambda: float64_twin(spec), initial, x, y,
+                spec["batch_size"], spec["epochs"])
         assert model.optimizer.iterations == int(twin.optimizer.iterations.numpy()) == (
             spec["epochs"] * math.ceil(spec["samples"] / spec["batch_size"]))
         check_evaluate_predict(model, twin, x, y, spec["batch_size"], dtype)
 
-def check_float32_weights_against_float64_truth(model, twin, spec, initial, x, y):
+def float64_twin(spec):
+    """The compiled float64 Keras twin of the drawn case `spec` (call inside floatx_scope)."""
+    spec64 = {**spec, "dtype": "float64",
+              "optimizer": type(spec["optimizer"]).from_config(spec["optimizer"].get_config())}
+    model64, _, _ = build_case(spec64)
+    return to_keras(model64)
+
+
+def check_float32_weights_against_float64_truth(model, twin, make_twin64, initial, x, y,
+                                                batch_size, epochs):
     """A float32 weight mismatch is accepted only where float32 cannot decide the answer.
 
     Optimizers that normalize the gradient (RMSprop, Adam, Adagrad, Adadelta) step by about
@@ -275,16 +286,15 @@ def check_float32_weights_against_float64_truth(model, twin, spec, initial, x, y
     element where scratchnet and TensorFlow float32 disagree, TensorFlow float32 itself is
     outside the float32 tolerance of the float64 truth. (The float64 version of every case is
     held to 1e-9 by the same test.) Anything else is a real mismatch and fails.
+    `make_twin64()` returns the float64 Keras twin, compiled like `twin` (it is called inside
+    floatx_scope('float64')); test_cnn_model_parity uses this too.
     """
     rtol, atol = tolerance("float32")
-    spec64 = {**spec, "dtype": "float64",
-              "optimizer": type(spec["optimizer"]).from_config(spec["optimizer"].get_config())}
     with floatx_scope("float64"):
-        model64, _, _ = build_case(spec64)
-        model64.set_weights([w.astype(np.float64) for w in initial])
-        twin64 = to_keras(model64)
-        twin64.fit(x.astype(np.float64), y, batch_size=spec["batch_size"],
-                   epochs=spec["epochs"], shuffle=False, verbose=0)
+        twin64 = make_twin64()
+        twin64.set_weights([w.astype(np.float64) for w in initial])
+        twin64.fit(x.astype(np.float64), y, batch_size=batch_size, epochs=epochs,
+                   shuffle=False, verbose=0)
         truth = twin64.get_weights()
     for i, (a, b, t) in enumerate(zip(model.get_weights(), twin.get_weights(), truth)):
         a, b = a.astype(np.float64), b.astype(np.float64)
