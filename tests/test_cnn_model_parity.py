@@ -38,6 +38,7 @@ import test_model_parity as model_parity
 from test_model_parity import (DTYPES, check_evaluate_predict, check_history, check_weights,
                                check_float32_weights_against_float64_truth, fit_both,
                                optimizer_specs, random_data)
+from lecture_cnns import coursera_cnn, lenet5, pyml_ch15_cnn
 from tf_support import import_tf
 from tolerances import assert_close
 
@@ -83,48 +84,6 @@ def run_parity(model, twin, make_twin64, x, y, batch_size, epochs, dtype, steps)
     check_evaluate_predict(model, twin, x, y, batch_size, dtype)
 
 # ---------------------------------------------------------------------------- lecture models
-
-
-def coursera_cnn(S, L, filters):
-    """Coursera C1 W3 (ML Zero to Hero 3), as the notebook writes it."""
-    return S([
-        L.Conv2D(filters, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        L.MaxPooling2D(2, 2),
-        L.Conv2D(filters, (3, 3), activation="relu"),
-        L.MaxPooling2D(2, 2),
-        L.Flatten(),
-        L.Dense(128, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ])
-
-
-def lenet5(S, L):
-    """Hands-On Computer Vision with TensorFlow 2, ch. 3."""
-    return S([
-        L.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
-                 input_shape=(28, 28, 1)),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(16, kernel_size=(5, 5), activation="relu"),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(),
-        L.Dense(120, activation="relu"),
-        L.Dense(84, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ])
-
-
-def pyml_ch15_cnn(S, L):
-    """Python Machine Learning ch. 15, without the Dropout(0.5) before the last layer."""
-    return S([
-        L.Conv2D(32, kernel_size=(5, 5), padding="valid", activation="relu",
-                 input_shape=(28, 28, 1)),
-        L.MaxPool2D(pool_size=(2, 2)),
-        L.Conv2D(64, kernel_size=(5, 5), padding="valid", activation="relu"),
-        L.MaxPool2D(pool_size=(2, 2)),
-        L.Flatten(),
-        L.Dense(1024, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ])
 
 
 LECTURES = {

@@ -13,6 +13,7 @@ import re
 import pytest
 
 import scratchnet as sn
+from lecture_cnns import coursera_cnn, horse_or_human, lenet5, pyml_ch15_cnn
 from tf_support import import_tf
 
 tf = import_tf()
@@ -113,55 +114,11 @@ def conv_lecture_pairs():
 
     return {
         # Coursera C1 W3 / ML Zero to Hero 3 (and its 32-filter variant)
-        "coursera_cnn_64": both(lambda S, L, nn: S([
-            L.Conv2D(64, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-            L.MaxPooling2D(2, 2),
-            L.Conv2D(64, (3, 3), activation="relu"),
-            L.MaxPooling2D(2, 2),
-            L.Flatten(),
-            L.Dense(128, activation="relu"),
-            L.Dense(10, activation="softmax")])),
-        "coursera_cnn_32": both(lambda S, L, nn: S([
-            L.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-            L.MaxPooling2D(2, 2),
-            L.Conv2D(32, (3, 3), activation="relu"),
-            L.MaxPooling2D(2, 2),
-            L.Flatten(),
-            L.Dense(128, activation="relu"),
-            L.Dense(10, activation="softmax")])),
-        # Hands-On CV ch. 3: LeNet-5
-        "lenet5": both(lambda S, L, nn: S([
-            L.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
-                     input_shape=(28, 28, 1)),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Conv2D(16, kernel_size=(5, 5), activation="relu"),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Flatten(),
-            L.Dense(120, activation="relu"),
-            L.Dense(84, activation="relu"),
-            L.Dense(10, activation="softmax")])),
-        # Python Machine Learning ch. 15 (without its Dropout)
-        "pyml_ch15_cnn": both(lambda S, L, nn: S([
-            L.Conv2D(32, kernel_size=(5, 5), padding="valid", activation="relu",
-                     input_shape=(28, 28, 1)),
-            L.MaxPool2D(pool_size=(2, 2)),
-            L.Conv2D(64, kernel_size=(5, 5), padding="valid", activation="relu"),
-            L.MaxPool2D(pool_size=(2, 2)),
-            L.Flatten(),
-            L.Dense(1024, activation="relu"),
-            L.Dense(10, activation="softmax")])),
-        # Coursera C1 W4: horse-or-human on 300x300 colour images
-        "horse_or_human": both(lambda S, L, nn: S([
-            L.Conv2D(16, (3, 3), activation="relu", input_shape=(300, 300, 3)),
-            L.MaxPooling2D(2, 2),
-            L.Conv2D(32, (3, 3), activation="relu"),
-            L.MaxPooling2D(2, 2),
-            L.Conv2D(64, (3, 3), activation="relu"),
-            L.MaxPooling2D(2, 2),
-            L.Flatten(),
-            L.Dense(512, activation="relu"),
-            L.Dense(1, activation="sigmoid")])),
-        # global pooling and average pooling in place of Flatten
+        "coursera_cnn_64": both(lambda S, L, nn: coursera_cnn(S, L, 64)),
+        "coursera_cnn_32": both(lambda S, L, nn: coursera_cnn(S, L, 32)),
+        "lenet5": both(lambda S, L, nn: lenet5(S, L)),
+        "pyml_ch15_cnn": both(lambda S, L, nn: pyml_ch15_cnn(S, L)),
+        "horse_or_human": both(lambda S, L, nn: horse_or_human(S, L)),
         "global_pools": both(lambda S, L, nn: S([
             L.Conv2D(8, 3, padding="same", activation="relu", input_shape=(12, 12, 3)),
             L.AveragePooling2D(pool_size=(2, 2), strides=1, padding="same"),
