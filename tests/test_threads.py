@@ -30,7 +30,7 @@ def split_everything(monkeypatch):
     monkeypatch.setattr(threads, "_num_threads", 2)
     monkeypatch.setattr("scratchnet.layers.dense._MIN_SPLIT_RATIO", 1e-9)
     judge = threads._Judge()
-    judge.MIN_PARALLELISM = 0.0           # tiny test shapes never pay; split them anyway
+    judge.MAX_OTHERS = float("inf")       # whatever else runs on the machine: split
     monkeypatch.setattr(threads, "_judge", judge)
 
 
@@ -71,16 +71,37 @@ def test_run_split_reraises_a_chunks_error_after_all_chunks_finish(split_everyth
         threads.run_split(task, 4)
 
 
-def test_splitting_pauses_while_it_does_not_pay(split_everything):
+def test_splitting_pauses_while_other_programs_keep_a_core_busy(split_everything, monkeypatch):
+    clock = {"now": 100.0, "busy": 0.0, "ours": 0.0}   # seconds: wall, busy cores, this process
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(threads, "_cpu_sample",
+                        lambda now: (now, clock["busy"], clock["ours"]))
     judge = threads._Judge()
+    monkeypatch.setattr(threads, "_judge", judge)
+
+    def window(ours, others):
+        clock["now"] += judge.WINDOW_S
+        clock["ours"] += ours * judge.WINDOW_S
+        clock["busy"] += (ours + others) * judge.WINDOW_S
+
     with threads.compute_threads():
-        threads._judge = judge
-        judge.record(cpu=0.3, wall=0.2)     # 1.5 CPU-seconds per second: keep splitting
+        assert threads.parts(100) > 1                  # the first sample: no verdict yet
+        window(ours=1.8, others=0.1)                    # both cores ours: split
         assert threads.parts(100) > 1
-        judge.record(cpu=0.2, wall=0.2)     # one core's worth: serial for a while
+        window(ours=1.0, others=1.0)                    # a busy program on the other core
         assert threads.parts(100) == 1
-        judge.serial_until = 0.0            # ... then split again
+        clock["now"] += judge.WINDOW_S / 2              # within the window: no new reading
+        assert threads.parts(100) == 1
+        window(ours=1.0, others=0.3)                    # it stopped: split again
         assert threads.parts(100) > 1
+
+
+def test_cpu_sample_reads_this_machine():
+    sample = threads._cpu_sample(1.0)
+    if sample is None:
+        pytest.skip("no /proc/stat here")
+    now, busy, ours = sample
+    assert now == 1.0 and busy > 0 and ours > 0
 
 
 def test_no_split_off_the_main_thread(split_everything):

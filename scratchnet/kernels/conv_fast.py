@@ -80,7 +80,11 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # ---------------------------------------------------------------- Numba kernels
 @njit(cache=True, nogil=True)
 def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
-    """x3: x (n, H, W, C) viewed as (n, H, W*C); fills cols (n*Ho*Wo, kh*kw*C)."""
+    """x3: x (n, H, W, C) viewed as (n, H, W*C); fills cols (n*Ho*Wo, kh*kw*C).
+
+    The copies go through 1-D row views (`dst`, `src`): with them Numba sees two contiguous
+    runs and emits a vectorized copy; indexing cols[r, base + t] element by element did not
+    vectorize and was 4-6x slower (32 x 13x13x64, k3, float32: 1.10 -> 0.17 ms)."""
     n, h, wc = x3.shape
     w = wc // c
     run = kw * c
@@ -92,35 +96,34 @@ def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
             w0 = q * sw - left
             for i in range(kh):
                 hh = p * sh - top + i * dh
-                base = i * run
+                dst = cols[r, i * run:(i + 1) * run]
                 if hh < 0 or hh >= h:            # whole kernel row in the padding
                     for t in range(run):
-                        cols[r, base + t] = 0
+                        dst[t] = 0
                 elif dw == 1 and w0 >= 0 and w0 + kw <= w:   # kw*C contiguous inputs
-                    src = w0 * c
+                    src = x3[b, hh, w0 * c:w0 * c + run]
                     for t in range(run):
-                        cols[r, base + t] = x3[b, hh, src + t]
+                        dst[t] = src[t]
                 else:
                     for j in range(kw):
                         ww = w0 + j * dw
                         if 0 <= ww < w:
                             for ch in range(c):
-                                cols[r, base + j * c + ch] = x3[b, hh, ww * c + ch]
+                                dst[j * c + ch] = x3[b, hh, ww * c + ch]
                         else:
                             for ch in range(c):
-                                cols[r, base + j * c + ch] = 0
+                                dst[j * c + ch] = 0
 
 
 @njit(cache=True, nogil=True)
 def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
-    """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C)."""
+    """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C).
+    Row views as in im2col_kernel (32 x 13x13x64, k3: 1.28 -> 0.30 ms)."""
     n, h, wc = dx3.shape
     w = wc // c
     run = kw * c
     for b in range(n):                      # images are independent: no write conflicts
-        for hh in range(h):
-            for t in range(wc):
-                dx3[b, hh, t] = 0
+        dx3[b] = 0
         for p in range(ho):
             for q in range(wo):
                 r = (b * ho + p) * wo + q
@@ -129,17 +132,17 @@ def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
                     hh = p * sh - top + i * dh
                     if hh < 0 or hh >= h:
                         continue
-                    base = i * run
+                    src = dcols[r, i * run:(i + 1) * run]
                     if dw == 1 and w0 >= 0 and w0 + kw <= w:
-                        dst = w0 * c
+                        dst = dx3[b, hh, w0 * c:w0 * c + run]
                         for t in range(run):
-                            dx3[b, hh, dst + t] += dcols[r, base + t]
+                            dst[t] += src[t]
                     else:
                         for j in range(kw):
                             ww = w0 + j * dw
                             if 0 <= ww < w:
                                 for ch in range(c):
-                                    dx3[b, hh, ww * c + ch] += dcols[r, base + j * c + ch]
+                                    dx3[b, hh, ww * c + ch] += src[j * c + ch]
 
 
 @njit(cache=True, nogil=True)
@@ -281,16 +284,30 @@ def one_channel_chunk(x3, kernel, bias, has_bias, relu, pads, write_z, z, y):
 
 @njit(cache=True, nogil=True)
 def bias_act_kernel(z2, bias, has_bias, relu, y2):
-    """z2 += bias (if has_bias); y2 = max(z2, 0) (if relu). One pass over (M, F)."""
+    """z2 += bias (if has_bias); y2 = max(z2, 0) (if relu). One pass over (M, F); y2 must be
+    a different array from z2 (in place: bias_act_inplace_kernel)."""
     m, f = z2.shape
     for r in range(m):
+        z = z2[r]
+        y = y2[r]
         for k in range(f):
-            v = z2[r, k]
-            if has_bias:
-                v += bias[k]
-                z2[r, k] = v
+            v = z[k] + bias[k] if has_bias else z[k]
+            z[k] = v
             if relu:
-                y2[r, k] = v if v > 0 else 0
+                y[k] = v if v > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def bias_act_inplace_kernel(z2, bias, has_bias, relu):
+    """z2 = max(z2 + bias, 0) in place (without the bias / the max as asked). Its own kernel
+    because with y2 = z2, bias_act_kernel's loop cannot be vectorized (Numba must assume
+    that the two rows overlap): (3872, 64) float32 0.135 -> 0.019 ms."""
+    m, f = z2.shape
+    for r in range(m):
+        z = z2[r]
+        for k in range(f):
+            v = z[k] + bias[k] if has_bias else z[k]
+            z[k] = v if (v > 0 or not relu) else 0
 
 
 @njit(cache=True, nogil=True)
@@ -420,7 +437,7 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation, cols=None):
         bias = _check_float("bias", bias, x.dtype)
         if bias.shape != (filters,):
             raise ValueError(f"conv2d: bias has shape {bias.shape}, expected {(filters,)}")
-        bias_act_kernel(z2, bias, True, False, z2)
+        bias_act_inplace_kernel(z2, bias, True, False)
     return z2.reshape(x.shape[0], ho, wo, filters), cols
 
 

@@ -250,30 +250,48 @@ def _avg_pool_backward(dy, kh, kw, sh, sw, top, left, inv_count, dx, share):
 
 
 # ---------------------------------------------------------------------------- wrappers
+def tiles_exactly(shape, pool_size, strides, pads, out_hw):
+    """True when the windows tile an input of `shape` exactly: strides = pool size, no
+    padding, nothing left over (2x2 pooling of even sizes)."""
+    (kh, kw), (ho, wo) = pool_size, out_hw
+    return (tuple(strides) == (kh, kw) and tuple(pads) == (0, 0)
+            and tuple(shape[1:3]) == (ho * kh, wo * kw))
+
+
+def max_pool_images(x, pool_size, strides, pads, out_hw, y, argmax=None):
+    """Serial: y (and argmax, unless None) for the images of x, all contiguous arrays of the
+    right shapes. The kernel for the job: tiled windows -> a tiled kernel (many or few
+    channels), otherwise the general one."""
+    c = x.shape[3]
+    lowest = np.finfo(x.dtype).min                     # a NumPy scalar of x's dtype
+    kh, kw = map(int, pool_size)
+    if tiles_exactly(x.shape, pool_size, strides, pads, out_hw):
+        kernel = _max_pool_forward_tiled if c >= 16 else _max_pool_forward_tiled_few
+        kernel(x, kh, kw, lowest, argmax is not None, y,
+               _NO_ARGMAX if argmax is None else argmax)
+        return
+    if argmax is None:                                 # the general kernel always writes one
+        argmax = np.empty(y.shape, np.int32)
+    _max_pool_forward(x, *map(int, (*pool_size, *strides, *pads)), lowest, y, argmax)
+
+
+_NO_ARGMAX = np.empty((1, 1, 1, 1), np.int32)
+
+
 # Same signatures as pool_naive's functions. pool_size, strides, pads, out_hw: int pairs.
 def max_pool_forward(x, pool_size, strides, pads, out_hw, out=None, with_argmax=True):
     """y (N, Ho, Wo, C) and argmax (same shape, int32: i*W + j of the routed cell; None when
     with_argmax=False, for inference). `out`: an array of y's shape and dtype to write y
-    into (default: a new one)."""
+    into (default: a new one). Chunks of images go to `scratchnet.threads`."""
     _check("max_pool_forward", x=x)
     x = np.ascontiguousarray(x)
-    n, h, w, c = x.shape
-    y = np.empty((n, *out_hw, c), x.dtype) if out is None else out
-    lowest = np.finfo(x.dtype).min                     # a NumPy scalar of x's dtype
-    (kh, kw), (ho, wo) = map(int, pool_size), map(int, out_hw)
-    tiled = (tuple(strides) == (kh, kw) and tuple(pads) == (0, 0)
-             and (h, w) == (ho * kh, wo * kw))
-    if tiled:
-        argmax = np.empty((n, ho, wo, c) if with_argmax else (1, 1, 1, 1), np.int32)
-        kernel = _max_pool_forward_tiled if c >= 16 else _max_pool_forward_tiled_few
-        threads.run_split(lambda b0, b1, _: kernel(x[b0:b1], kh, kw, lowest, with_argmax,
-                                                   y[b0:b1], argmax[b0:b1]), n, x.size)
-        return y, argmax if with_argmax else None
-    argmax = np.empty((n, *out_hw, c), np.int32)
-    geo = tuple(map(int, (*pool_size, *strides, *pads)))
-    threads.run_split(lambda b0, b1, _: _max_pool_forward(x[b0:b1], *geo, lowest, y[b0:b1],
-                                                          argmax[b0:b1]), n, x.size)
-    return y, argmax if with_argmax else None
+    n = x.shape[0]
+    y = np.empty((n, *out_hw, x.shape[3]), x.dtype) if out is None else out
+    argmax = np.empty(y.shape, np.int32) if with_argmax else None
+    threads.run_split(lambda b0, b1, _: max_pool_images(
+        x[b0:b1], pool_size, strides, pads, out_hw, y[b0:b1],
+        None if argmax is None else argmax[b0:b1]), n, x.size)
+    return y, argmax
 
 
 def max_pool_backward(dy, argmax, input_shape, tiles=None, out=None):

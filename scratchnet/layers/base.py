@@ -181,6 +181,16 @@ class Layer:
     def backward(self, dy, need_input_grad=True):
         raise NotImplementedError
 
+    def fuses_with(self, layer):
+        """True when this layer can run `layer`, the next one in a Sequential model, inside
+        its own inference pass: then the model calls `forward_fused(x, layer)` instead of
+        the two forwards (Conv2D + MaxPooling2D does)."""
+        return False
+
+    def forward_fused(self, x, layer):
+        """layer.forward(self.forward(x)) at inference, in one pass (see `fuses_with`)."""
+        raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
+
     def __call__(self, x, training=False):
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating) or (self.dtype and x.dtype != self.dtype):

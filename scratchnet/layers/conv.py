@@ -44,7 +44,7 @@ import threading
 import numpy as np
 
 from scratchnet import activations, initializers, threads
-from scratchnet.kernels import conv_fast, conv_naive
+from scratchnet.kernels import conv_fast, conv_naive, pool_fast
 from scratchnet.layers.base import Layer
 from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
                                        paddings)
@@ -165,23 +165,43 @@ class Conv2D(Layer):
             self._z, self._y = z, y
             self._saved = True
             return y
-        keep = training or not (self.activation is activations.relu
-                                or self.activation is activations.linear)
-        return self._forward_fast(x, pads, keep)
+        if not training and self._infers_in_chunks():
+            return self._infer_fast(x, pads)
+        return self._forward_fast(x, pads)
 
-    def _forward_fast(self, x, pads, keep=True):
-        """im2col, z2 = cols @ w2 and bias (+ ReLU) in one pass, image chunk by image chunk:
-        each chunk on its own thread (`threads.run_split`) when the batch is big enough.
+    def _infers_in_chunks(self):
+        """Inference with ReLU or no activation keeps nothing for backward (`_infer_fast`)."""
+        return (self._implementation == "fast"
+                and (self.activation is activations.relu
+                     or self.activation is activations.linear))
 
-        keep=False (inference, ReLU or linear): nothing is kept for backward -- no z next to
-        y, and each chunk's im2col goes to a small per-thread buffer that stays in cache
-        instead of a batch-sized matrix (Coursera 13x13x64 -> 64 at batch 256: 71 MB); and
-        one-channel inputs with few filters (stride 1, no dilation) skip im2col + GEMM for
-        a direct kernel (`conv_fast.conv1ch_rows_kernel`): LeNet 28x28x1 -> 6 k5 same, batch
-        256, float32, 2 threads, forward 5.1 -> 2.4 ms. Training uses it too (ReLU or linear:
-        forward 5.1 -> 3.3 ms in fit, and a first layer's backward then needs no cols:
-        conv1ch_rows_dw_kernel).
-        backward() after an inference forward recomputes what it needs (`_ensure_saved`)."""
+    def fuses_with(self, layer):
+        """True when, at inference, `layer` (the next one) can run inside this layer's chunk
+        loop (`forward_fused`): a MaxPooling2D of the same dtype after a ReLU / linear
+        Conv2D. Pooling works image by image, so it can pool each chunk of y while that is
+        still in cache."""
+        from scratchnet.layers.pooling import MaxPooling2D
+        return (isinstance(layer, MaxPooling2D) and self._infers_in_chunks()
+                and layer.dtype in (None, self.dtype))
+
+    def forward_fused(self, x, pool):
+        """pool.forward(self.forward(x)) at inference, fused (see `fuses_with`): each chunk
+        of images is convolved into a small per-thread buffer and max-pooled from there, so
+        the full-size conv output is never written to memory. Coursera's first layer at
+        batch 256: 28x28x1 -> 26x26x64 is 44 MB, its 2x2 max pool 11 MB."""
+        x, pads = self._prepare(x)
+        self._x, self._pads = x, pads
+        return self._infer_fast(x, pads, pool)
+
+    def _forward_fast(self, x, pads):
+        """Training (or an activation other than ReLU / linear): im2col, z2 = cols @ w2 and
+        bias (+ ReLU) in one pass, image chunk by image chunk, each chunk on its own thread
+        (`threads.run_split`) when the batch is big enough; cols and z are kept for backward.
+
+        One-channel inputs with few filters (stride 1, no dilation, ReLU or linear) skip
+        im2col + GEMM for a direct kernel (`conv_fast.conv1ch_rows_kernel`): LeNet's first
+        layer in fit, batch 256: forward 5.1 -> 3.3 ms, and its backward then needs no cols
+        (conv1ch_rows_dw_kernel)."""
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         linear = self.activation is activations.linear
@@ -189,34 +209,30 @@ class Conv2D(Layer):
         ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
         rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
         pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
-        # training: ReLU or linear only (for the fused ReLU backward / dw kernel)
-        direct = conv_fast.direct_one_channel(kshape, self.strides, self.dilation_rate) and (
-            not keep or relu or linear)
+        direct = (relu or linear) and conv_fast.direct_one_channel(kshape, self.strides,
+                                                                   self.dilation_rate)
         geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
                                        (ho, wo))
         x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
         if pointwise:
             cols = x.reshape(n * rows, depth)
-        elif keep and not direct:
+        elif not direct:
             cols = conv_fast.reuse_or_new(self._cols, (n * rows, depth), x.dtype)
         else:
             cols = None
         self._cols = cols
         w2 = self.kernel.reshape(-1, filters)
         # z is returned as y when the activation is linear: then it must be a fresh array.
-        if linear or not keep:
+        if linear:
             z2 = self._result_array("y", (n * rows, filters), x.dtype)
         else:
             z2 = conv_fast.reuse_or_new(self._z_buffer, (n * rows, filters), x.dtype)
-        y2 = self._result_array("y", z2.shape, x.dtype) if relu and keep else z2
+        y2 = self._result_array("y", z2.shape, x.dtype) if relu else z2
         bias = self.bias if self.use_bias else self._no_bias()
         pieces = self._pieces(n, rows, depth, x.dtype)
         if direct:
             z4, y4 = z2.reshape(n, ho, wo, filters), y2.reshape(n, ho, wo, filters)
             x1 = x.reshape(x.shape[:3])
-        elif cols is None:
-            per_chunk = -(-n // pieces) * rows
-            scratch = self.__dict__.setdefault("_chunk_cols", {})
 
         def chunk(start, stop, _):
             r0, r1 = start * rows, stop * rows
@@ -225,30 +241,102 @@ class Conv2D(Layer):
                                             relu, pads, z2 is not y2, z4[start:stop],
                                             y4[start:stop])
                 return
-            if cols is None:                     # inference: a per-thread im2col buffer
-                c = scratch.get(threading.get_ident())
-                if c is None or c.shape[0] < per_chunk or c.shape[1] != depth \
-                        or c.dtype != x.dtype:
-                    c = scratch[threading.get_ident()] = np.empty((per_chunk, depth), x.dtype)
-                c = c[:r1 - r0]
-                conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, c)
-            else:
-                c = cols[r0:r1]
-                if not pointwise:
-                    conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, c)
-            np.matmul(c, w2, out=z2[r0:r1])
-            if relu or self.use_bias:
-                conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, relu, y2[r0:r1])
+            if not pointwise:
+                conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols[r0:r1])
+            np.matmul(cols[r0:r1], w2, out=z2[r0:r1])
+            if relu:
+                conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, True, y2[r0:r1])
+            elif self.use_bias:
+                conv_fast.bias_act_inplace_kernel(z2[r0:r1], bias, True, False)
 
         threads.run_split(chunk, n, pieces=pieces)
         if not (linear or relu):
             y2 = self.activation(z2)
-        if not linear and keep:
+        if not linear:
             self._z_buffer = z2
         out_shape = (n, ho, wo, filters)
         self._z, self._y = z2.reshape(out_shape), y2.reshape(out_shape)
-        self._saved = keep
-        self._direct_trained = direct and keep
+        self._saved = True
+        self._direct_trained = direct
+        return self._y
+
+    def _infer_fast(self, x, pads, pool=None):
+        """Inference with ReLU or no activation: y = f(conv(x) + b) chunk by chunk, keeping
+        nothing for backward (no z next to y; backward() after this recomputes what it needs,
+        `_ensure_saved`). Each chunk's im2col goes to a small per-thread buffer that stays in
+        cache instead of a batch-sized matrix (Coursera 13x13x64 -> 64 at batch 256: 71 MB),
+        and bias + ReLU are applied in place. With `pool` (a MaxPooling2D, see
+        `forward_fused`) each chunk's y is written to a per-thread buffer too and max-pooled
+        from there; the pooled images are the result.
+
+        One-channel inputs with few filters use the direct kernel (as in `_forward_fast`):
+        LeNet 28x28x1 -> 6 k5 same, batch 256, float32, 2 threads: 5.1 -> 2.4 ms."""
+        n, filters = x.shape[0], self.filters
+        kshape = self.kernel.shape
+        relu = self.activation is activations.relu
+        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
+        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
+        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
+        direct = conv_fast.direct_one_channel(kshape, self.strides, self.dilation_rate)
+        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
+                                       (ho, wo))
+        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
+        w2 = self.kernel.reshape(-1, filters)
+        bias = self.bias if self.use_bias else self._no_bias()
+        y_shape = (n, ho, wo, filters)
+        if pool is None:
+            y = self._result_array("y", y_shape, x.dtype)
+            out = y
+        else:
+            pool_pads, pooled_hw = pool._window(y_shape)
+            out = self._result_array("y", (n, *pooled_hw, filters), x.dtype)
+        pieces = self._pieces(n, rows, depth + (filters if pool is not None else 0), x.dtype)
+        per_chunk = -(-n // pieces)
+        scratch = self.__dict__.setdefault("_chunk_scratch", {})
+
+        def buffer(name, shape):
+            """This thread's scratch array `name`, grown when too small."""
+            key = (threading.get_ident(), name)
+            buf = scratch.get(key)
+            if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] \
+                    or buf.dtype != x.dtype:
+                buf = scratch[key] = np.empty(shape, x.dtype)
+            return buf[:shape[0]]
+
+        def chunk(start, stop, _):
+            count = stop - start
+            if pool is None:
+                y4 = y[start:stop]
+            else:
+                y4 = buffer("y", (per_chunk, ho, wo, filters))[:count]
+            if direct:
+                conv_fast.one_channel_chunk(x3[start:stop], self.kernel, bias, self.use_bias,
+                                            relu, pads, False, y4, y4)
+            else:
+                y2 = y4.reshape(count * rows, filters)
+                if pointwise:
+                    cols = x3[start:stop].reshape(count * rows, depth)
+                else:
+                    cols = buffer("cols", (per_chunk * rows, depth))[:count * rows]
+                    conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols)
+                np.matmul(cols, w2, out=y2)
+                if relu or self.use_bias:
+                    conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
+            if pool is not None:
+                pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads,
+                                          pooled_hw, out[start:stop])
+
+        threads.run_split(chunk, n, pieces=pieces)
+        self._z = self._y = self._cols = None   # (training's im2col matrix is freed too)
+        self._saved = False
+        if pool is not None:
+            pool._remember_input(y_shape, self._recomputed_y)
+        return out
+
+    def _recomputed_y(self):
+        """y of the last inference pass, computed again (for a MaxPooling2D that ran fused
+        into it and is asked for a backward pass)."""
+        self._ensure_saved()
         return self._y
 
     def _ensure_saved(self):
@@ -258,7 +346,7 @@ class Conv2D(Layer):
             return
         scratch, self._scratch_results = self._scratch_results, False
         try:
-            self._forward_fast(self._x, self._pads, keep=True)
+            self._forward_fast(self._x, self._pads)
         finally:
             self._scratch_results = scratch
 

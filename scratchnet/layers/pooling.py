@@ -126,11 +126,12 @@ class _Pooling2D(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)   # rank and empty-output checks
 
-    def _window(self, x):
-        """pads (top, left) and output (Ho, Wo) for this x; checks the output is not empty."""
-        self.compute_output_shape(x.shape)
-        (top, _), (left, _) = paddings(x.shape[1:3], self.pool_size, self.strides, self.padding)
-        return (top, left), self._output_hw(*x.shape[1:3])
+    def _window(self, shape):
+        """pads (top, left) and output (Ho, Wo) for inputs of this shape; checks the output
+        is not empty."""
+        self.compute_output_shape(shape)
+        (top, _), (left, _) = paddings(shape[1:3], self.pool_size, self.strides, self.padding)
+        return (top, left), self._output_hw(*shape[1:3])
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
@@ -142,28 +143,37 @@ class MaxPooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         x = _as_images(self, x)
-        pads, out_hw = self._window(x)
+        pads, out_hw = self._window(x.shape)
         n, c = x.shape[0], x.shape[3]
         # inference keeps no argmax (backward after it recomputes one from x: _ensure_argmax)
         y, self._argmax = pool_fast.max_pool_forward(
             x, self.pool_size, self.strides, pads, out_hw,
             out=self._result_array("y", (n, *out_hw, c), x.dtype), with_argmax=training)
-        self._x_shape = x.shape
-        self._x = None if training else x
+        self._remember_input(x.shape, None if training else (lambda: x))
+        return y
+
+    def _remember_input(self, shape, recompute_input):
+        """What backward needs besides the argmax: the input's shape, whether a one-pass
+        backward applies, and (after an inference pass, which keeps no argmax) how to get
+        the input back to compute one. Also called by Conv2D when it ran this layer fused
+        into its own inference pass (`Conv2D.forward_fused`)."""
+        pads, out_hw = self._window(shape)
+        self._x_shape, self._recompute_input = shape, recompute_input
+        if recompute_input is not None:
+            self._argmax = None
         # windows that tile x exactly (2x2 pooling of even sizes) and enough channels to fill
         # the vector loop: a one-pass backward (see pool_fast._max_pool_backward_tiled)
-        (kh, kw), (ho, wo) = self.pool_size, out_hw
-        tiled = (self.strides == self.pool_size and tuple(pads) == (0, 0)
-                 and x.shape[1:3] == (ho * kh, wo * kw) and x.shape[3] >= 16)
+        tiled = (pool_fast.tiles_exactly(shape, self.pool_size, self.strides, pads, out_hw)
+                 and shape[3] >= 16)
         self._tiles = self.pool_size if tiled else None
-        return y
 
     def _ensure_argmax(self):
         if self._argmax is None:
-            pads, out_hw = self._window(self._x)
-            _, self._argmax = pool_fast.max_pool_forward(self._x, self.pool_size, self.strides,
+            x = self._recompute_input()
+            pads, out_hw = self._window(x.shape)
+            _, self._argmax = pool_fast.max_pool_forward(x, self.pool_size, self.strides,
                                                          pads, out_hw)
-            self._x = None
+            self._recompute_input = None
 
     def backward(self, dy, need_input_grad=True):
         if not need_input_grad:
@@ -179,7 +189,7 @@ class AveragePooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         x = _as_images(self, x)
-        self._pads, out_hw = self._window(x)
+        self._pads, out_hw = self._window(x.shape)
         self._x_shape, self._y_shape = x.shape, x.shape[:1] + out_hw + x.shape[3:]
         return pool_fast.avg_pool_forward(x, self.pool_size, self.strides, self._pads, out_hw)
 

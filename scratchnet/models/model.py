@@ -225,7 +225,9 @@ class Model:
         x = self._prepare_x(x, "predict")
         hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
         hooks.call("on_predict_begin", {})
-        outputs = np.empty((len(x),) + tuple(self.output_shape[1:]), dtype=self._dtype())
+        # in the output layer's dtype, as Keras returns it (a float64 layer in a float32 model)
+        out_dtype = getattr(self._output_layer(), "dtype", None) or self._dtype()
+        outputs = np.empty((len(x),) + tuple(self.output_shape[1:]), dtype=out_dtype)
         bar = _progress_bar(math.ceil(len(x) / batch_size), verbose) if verbose else None
         for step, index in enumerate(data.batches(len(x), batch_size)):
             hooks.call("on_predict_batch_begin", step, {})

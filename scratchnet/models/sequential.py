@@ -66,17 +66,27 @@ class Sequential(Model):
 
     def _forward(self, x, training):
         # Each layer but the last hands its output straight to the next one, so it may write
-        # it into a buffer reused from call to call (`Layer._result_array`).
-        last = len(self._layers) - 1
+        # it into a buffer reused from call to call (`Layer._result_array`). At inference a
+        # layer may also run the next one inside its own loop (`fuses_with`: Conv2D +
+        # MaxPooling2D), so the big intermediate result never goes to memory.
+        layers, last = self._layers, len(self._layers) - 1
         scratch = []
-        for i, layer in enumerate(self._layers):
-            layer._scratch_results = i < last
+        i = 0
+        while i <= last:
+            layer = layers[i]
+            fused = not training and i < last and layer.fuses_with(layers[i + 1])
+            i_out = i + 1 if fused else i          # the layer whose output this is
+            layer._scratch_results = i_out < last
             try:
-                x = layer.forward(x, training=training)
+                if fused:
+                    x = layer.forward_fused(x, layers[i + 1])
+                else:
+                    x = layer.forward(x, training=training)
             finally:
                 layer._scratch_results = False
-            if i < last:
+            if i_out < last:
                 scratch.append(x)
+            i = i_out + 1
         # a pass-through last layer (Flatten, Dropout at inference) may return a view of a
         # reused buffer: what the model returns is always its own array
         if any(np.may_share_memory(x, y) for y in scratch):

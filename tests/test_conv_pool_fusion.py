@@ -1,0 +1,154 @@
+"""Conv2D + MaxPooling2D fused at inference (`Conv2D.forward_fused`, used by Sequential's
+predict / evaluate) gives exactly what the two layers give one after the other, and nothing
+is lost for a backward pass afterwards.
+
+The fused pass runs the same kernels on the same numbers (only where y lives changes: a
+per-thread chunk buffer instead of the full batch), so the comparison is exact, in both
+dtypes, serial and split over two threads into many small chunks.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+
+import scratchnet as sn
+from scratchnet import threads
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.padding import output_length
+from scratchnet.layers.pooling import AveragePooling2D, MaxPooling2D
+
+DTYPES = ("float32", "float64")
+
+
+@contextlib.contextmanager
+def chunking(split):
+    """Inside compute_threads(); split=True: two threads, one image per chunk (so a thread's
+    last chunk is shorter than its buffer), whatever else runs on the machine."""
+    saved = threads.CHUNK_BYTES, threads._num_threads, threads._judge
+    if split:
+        judge = threads._Judge()
+        judge.MAX_OTHERS = float("inf")
+        threads.CHUNK_BYTES, threads._num_threads, threads._judge = 1, 2, judge
+    try:
+        with threads.compute_threads():
+            yield
+    finally:
+        threads.CHUNK_BYTES, threads._num_threads, threads._judge = saved
+
+
+SPLIT = pytest.mark.parametrize("split", (False, True), ids=("serial", "split"))
+
+
+@st.composite
+def conv_pool(draw, dtype):
+    """A Conv2D (ReLU or linear, with or without bias; one-channel cases reach the direct
+    kernel) followed by a MaxPooling2D that fits its output, with weights and a batch."""
+    batch = draw(st.integers(1, 5))
+    height, width = draw(st.integers(2, 12)), draw(st.integers(2, 12))
+    channels = draw(st.sampled_from((1, 1, 2, 3)))
+    filters = draw(st.sampled_from((1, 3, 6, 16, 17)))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    strides = draw(st.sampled_from(((1, 1), (1, 1), (2, 1), (2, 2))))
+    padding = draw(st.sampled_from(("valid", "same")))
+    conv_out = tuple(output_length(n, k, s, padding)
+                     for n, k, s in zip((height, width), kernel, strides))
+    assume(min(conv_out) > 0)
+    pool_size = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    pool_strides = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    pool_padding = draw(st.sampled_from(("valid", "same")))
+    pool_out = tuple(output_length(n, k, s, pool_padding)
+                     for n, k, s in zip(conv_out, pool_size, pool_strides or pool_size))
+    assume(min(pool_out) > 0)
+    conv = Conv2D(filters, kernel, strides, padding, activation=draw(st.sampled_from(
+        (None, "relu"))), use_bias=draw(st.booleans()), dtype=dtype)
+    pool = MaxPooling2D(pool_size, pool_strides, pool_padding, dtype=dtype)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((batch, height, width, channels)).astype(dtype)
+    conv(x)
+    conv.set_weights([rng.standard_normal(w.shape).astype(dtype) for w in conv.get_weights()])
+    return conv, pool, x
+
+
+@SPLIT
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_fused_equals_conv_then_pool(dtype, split, data):
+    conv, pool, x = data.draw(conv_pool(dtype))
+    with chunking(split):
+        assert conv.fuses_with(pool)
+        expected = pool.forward(conv.forward(x, training=False), training=False).copy()
+        fused = conv.forward_fused(x, pool)
+    assert fused.dtype == np.dtype(dtype) and fused.shape == expected.shape
+    np.testing.assert_array_equal(fused, expected)
+
+
+@SPLIT
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_backward_after_a_fused_pass_equals_backward_after_training(dtype, split, data):
+    """Nothing is kept by a fused pass; a backward afterwards recomputes the conv output
+    and the pool's argmax, and gets the gradients a training forward would give."""
+    conv, pool, x = data.draw(conv_pool(dtype))
+    rng = np.random.default_rng(0)
+    with chunking(split):
+        y = pool.forward(conv.forward(x, training=True), training=True)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        expected = [conv.backward(pool.backward(dy))] + [g.copy() for g in conv.grads]
+        conv.forward_fused(x, pool)
+        got = [conv.backward(pool.backward(dy))] + [g.copy() for g in conv.grads]
+    for what, a, b in zip(("dL/dx", "dL/dkernel", "dL/dbias"), got, expected):
+        np.testing.assert_array_equal(a, b, err_msg=what)
+
+
+def test_only_relu_or_linear_conv_into_max_pooling_fuses():
+    conv = Conv2D(4, 3, activation="relu")
+    assert conv.fuses_with(MaxPooling2D(2))
+    assert not conv.fuses_with(AveragePooling2D(2))
+    assert not Conv2D(4, 3, activation="sigmoid").fuses_with(MaxPooling2D(2))
+    assert not conv.fuses_with(MaxPooling2D(2, dtype="float64"))      # float32 conv
+    conv.implementation = "naive"
+    assert not conv.fuses_with(MaxPooling2D(2))
+    assert not MaxPooling2D(2).fuses_with(conv)
+
+
+@SPLIT
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predict_fuses_and_matches_the_layers_one_by_one(dtype, split):
+    """The Coursera CNN's predict (two Conv2D + MaxPooling2D pairs, fused) equals running
+    its layers one at a time; a batch that does not divide the data is included."""
+    sn.utils.set_random_seed(3)
+    model = sn.keras.Sequential([
+        sn.keras.layers.Conv2D(8, (3, 3), activation="relu", input_shape=(12, 12, 1),
+                               dtype=dtype),
+        sn.keras.layers.MaxPooling2D(2, 2, dtype=dtype),
+        sn.keras.layers.Conv2D(8, (3, 3), activation="relu", dtype=dtype),
+        sn.keras.layers.MaxPooling2D(2, 2, dtype=dtype),
+        sn.keras.layers.Flatten(dtype=dtype),
+        sn.keras.layers.Dense(5, activation="softmax", dtype=dtype),
+    ])
+    fused_calls = []
+    conv = model.layers[0]
+    original = type(conv).forward_fused
+
+    def spy(layer, x, pool):
+        fused_calls.append(layer.name)
+        return original(layer, x, pool)
+
+    # (float32 values: the model, built under the default floatx, takes its input as float32)
+    x = np.random.default_rng(1).random((7, 12, 12, 1)).astype("float32").astype(dtype)
+    step_by_step = []
+    for start in range(0, len(x), 3):       # the same batches (BLAS may round by batch size)
+        out = x[start:start + 3]
+        for layer in model.layers:
+            out = layer.forward(out, training=False).copy()
+        step_by_step.append(out)
+    step_by_step = np.concatenate(step_by_step)
+    try:
+        type(conv).forward_fused = spy
+        with chunking(split):
+            predicted = model.predict(x, batch_size=3, verbose=0)
+    finally:
+        type(conv).forward_fused = original
+    assert fused_calls == [model.layers[0].name, model.layers[2].name] * 3   # 3 batches
+    np.testing.assert_array_equal(predicted, step_by_step)
