@@ -7,7 +7,9 @@ pooling and the forward passes bit for bit (each chunk does exactly the serial a
 its rows), the weight gradients within the float tolerances (they are sums of per-chunk
 partial sums).
 """
+import functools
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import scratchnet.keras as keras
 from scratchnet import backend, threads
-from scratchnet.kernels import pool_fast
+from scratchnet.kernels import pool_fast, spin
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.dense import Dense
 from tolerances import assert_close
@@ -222,3 +224,28 @@ def _split_in_child():
     threads.MIN_WORK_PER_THREAD, threads._num_threads = 1, 2
     with threads.compute_threads():
         return [k for k in threads.run_split(lambda a, b, k: k, 4)]
+
+
+def test_run_tasks_returns_every_result_in_order(split_everything):
+    ran_on = set()
+
+    def task(k):
+        ran_on.add(threading.get_ident())
+        time.sleep(0.002)                       # long enough for the helper to take some
+        return k * k
+
+    with threads.compute_threads():
+        assert threads.run_tasks([functools.partial(task, k) for k in range(8)]) == \
+            [k * k for k in range(8)]
+    assert threading.get_ident() in ran_on
+    assert threads.run_tasks([lambda: 1, lambda: 2]) == [1, 2]   # outside: serially
+
+
+def test_spin_while_sees_another_threads_write():
+    flag = np.zeros(1, np.int64)
+    assert not spin.spin_while(flag, 0, 1000)           # unchanged: the rounds run out
+    writer = threading.Timer(0.01, lambda: flag.__setitem__(0, 7))
+    writer.start()
+    assert spin.spin_while(flag, 0, 10**12)             # returns once the write lands
+    writer.join()
+    assert flag[0] == 7
