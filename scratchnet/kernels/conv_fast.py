@@ -32,7 +32,7 @@ to 2x from run to run, orderings did not):
   stays in cache, recomputed for dw) did not pay either (300x300x3: 140-250 whole vs 157-318).
   Exception, measured later at batch 256: ONE input channel with FEW filters (LeNet's first
   layer, 1 -> 6), by conv1ch_rows_kernel below, which skips the im2col copy, the bad GEMM
-  shape (K = 25, N = 6) and the separate bias/ReLU pass: inference 5.1 -> 2.4 ms, and in
+  shape (K = 25, N = 6) and the separate bias/ReLU pass: one thread, 7.6 -> 2.7 ms, and in
   training with its own dw kernel (see their docstrings). With 32-64 filters the GEMM
   holds its own (DIRECT_MAX_FILTERS).
 * Numba kernels are serial (no prange) and `nogil`: the Conv2D layer runs them, with the
@@ -153,38 +153,49 @@ def conv1ch_rows_kernel(x3, kh, kw, top, left, wt, bias, has_bias, relu, write_z
     z with conv + bias (z may be y when not write_z).
 
     Why: with C = 1 the GEMM has K = kh*kw (25 for LeNet) and N = F = 6, a shape BLAS
-    handles badly, after im2col wrote kh*kw copies of every pixel. Here each output row is
-    accumulated as acc[f, q] += w[f, i, j] * row_i[q + j] from a zero-padded copy of input
-    row i: the inner loop runs along the row (Wo long, contiguous) whatever F is; the row is
-    then written out channels-last once. LeNet 28x28x1 -> 28x28x6 k5 same, batch 256,
-    float32, one thread: 5.2 ms against 9.5 ms for im2col + GEMM + bias/ReLU (but 17.8 vs
-    12.2 ms with 64 filters, whose F loop is long enough for the GEMM: DIRECT_MAX_FILTERS)."""
+    handles badly, after im2col wrote kh*kw copies of every pixel. Here each image is first
+    copied into a zero-padded plane xp (Ho + kh - 1 rows of Wp = Wo + kw - 1), flat. Then
+    output (p, q) of filter k is sum_{i,j} w[k,i,j] xp[(p + i)*Wp + q + j]: for a fixed tap
+    (i, j) that is ONE long run, acc[k, t] += w[k,i,j] * xp[i*Wp + j + t] for t = p*Wp + q
+    over all Ho*Wp positions at once (the kw - 1 extra columns per row are computed and
+    dropped). Long contiguous loops vectorize; the planes are written out channels-last
+    (+ bias, ReLU) at the end. Same sums in the same order (taps i, then j) as the naive
+    loops. LeNet 28x28x1 -> 28x28x6 k5 same, batch 256, float32, one thread: 2.7 ms,
+    against 4.4 ms for the same math row by row and 7.6 for im2col + GEMM + bias/ReLU (but
+    13.8 vs 10.6 with 64 filters, whose F columns suit the GEMM: DIRECT_MAX_FILTERS)."""
     n, h, w = x3.shape
     _, ho, wo, f = y.shape
-    span = wo + kw - 1
-    row = np.zeros(span, x3.dtype)
-    acc = np.empty((f, wo), x3.dtype)
+    wp = wo + kw - 1
+    span = ho * wp
+    xp = np.zeros((ho + kh - 1) * wp + kw, x3.dtype)   # (+ kw: the last run's overhang)
+    acc = np.empty((f, span), x3.dtype)
     for b in range(n):
+        for r in range(ho + kh - 1):                   # the padded plane, row by row
+            src_row = r - top
+            row = xp[r * wp:(r + 1) * wp]
+            if src_row < 0 or src_row >= h:
+                row[:] = 0
+                continue
+            src = x3[b, src_row]
+            for c in range(wp):
+                col = c - left
+                row[c] = src[col] if 0 <= col < w else 0
+        acc[:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                run = xp[i * wp + j:i * wp + j + span]
+                for k in range(f):
+                    wv = wt[k, i * kw + j]
+                    a = acc[k]
+                    for t in range(span):
+                        a[t] += wv * run[t]
         for p in range(ho):
-            acc[:] = 0
-            for i in range(kh):
-                hh = p - top + i
-                if hh < 0 or hh >= h:
-                    continue
-                for t in range(span):
-                    src = t - left
-                    row[t] = x3[b, hh, src] if 0 <= src < w else 0
-                for j in range(kw):
-                    for k in range(f):
-                        wv = wt[k, i * kw + j]
-                        a = acc[k]
-                        for q in range(wo):
-                            a[q] += wv * row[q + j]
             for q in range(wo):
                 out_y = y[b, p, q]
                 out_z = z[b, p, q]
+                t = p * wp + q
                 for k in range(f):
-                    v = acc[k, q]
+                    v = acc[k, t]
                     if has_bias:
                         v += bias[k]
                     if write_z:
