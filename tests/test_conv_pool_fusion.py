@@ -1,10 +1,12 @@
-"""Conv2D + MaxPooling2D fused at inference (`Conv2D.forward_fused`, used by Sequential's
-predict / evaluate) gives exactly what the two layers give one after the other, and nothing
-is lost for a backward pass afterwards.
+"""Conv2D + MaxPooling2D fused (`Conv2D.forward_fused`, which Sequential uses in fit,
+evaluate and predict) gives exactly what the two layers give one after the other: the
+pooled output and, in training, dL/dx, dL/dkernel and dL/dbias through both layers; after an
+inference pass nothing is lost for a backward pass either.
 
 The fused pass runs the same kernels on the same numbers (only where y lives changes: a
-per-thread chunk buffer instead of the full batch), so the comparison is exact, in both
-dtypes, serial and split over two threads into many small chunks.
+per-thread chunk buffer instead of the full batch; in training the ReLU's gradient is
+applied by dropping the argmax of windows whose max is 0), so the comparison is exact, in
+both dtypes, serial and split over two threads into many small chunks.
 """
 import contextlib
 
@@ -101,15 +103,46 @@ def test_backward_after_a_fused_pass_equals_backward_after_training(dtype, split
         np.testing.assert_array_equal(a, b, err_msg=what)
 
 
+@SPLIT
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_fused_training_equals_conv_then_pool(dtype, split, data):
+    conv, pool, x = data.draw(conv_pool(dtype))
+    assume(conv.fuses_with(pool, training=True))      # not the direct one-channel kernel
+    rng = np.random.default_rng(1)
+    # ties: ReLU zeros, and (float64) repeated values in the input, so windows tie too
+    results = []
+    for fused in (False, True):
+        with chunking(split):
+            if fused:
+                y = conv.forward_fused(x, pool, training=True).copy()
+            else:
+                y = pool.forward(conv.forward(x, training=True), training=True).copy()
+            dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
+            dz = pool.backward(dy)
+            dx = conv.backward(dz)
+            results.append([y, dx] + [g.copy() for g in conv.grads])
+    for what, a, b in zip(("pooled y", "dL/dx", "dL/dkernel", "dL/dbias"), *results):
+        np.testing.assert_array_equal(a, b, err_msg=what)
+
+
 def test_only_relu_or_linear_conv_into_max_pooling_fuses():
     conv = Conv2D(4, 3, activation="relu")
-    assert conv.fuses_with(MaxPooling2D(2))
+    assert not conv.fuses_with(MaxPooling2D(2))                     # not built yet
+    conv(np.zeros((1, 6, 6, 2), "float32"))
+    assert conv.fuses_with(MaxPooling2D(2)) and conv.fuses_with(MaxPooling2D(2), True)
     assert not conv.fuses_with(AveragePooling2D(2))
-    assert not Conv2D(4, 3, activation="sigmoid").fuses_with(MaxPooling2D(2))
+    sigmoid = Conv2D(4, 3, activation="sigmoid")
+    sigmoid(np.zeros((1, 6, 6, 2), "float32"))
+    assert not sigmoid.fuses_with(MaxPooling2D(2))
     assert not conv.fuses_with(MaxPooling2D(2, dtype="float64"))      # float32 conv
     conv.implementation = "naive"
     assert not conv.fuses_with(MaxPooling2D(2))
     assert not MaxPooling2D(2).fuses_with(conv)
+    one_channel = Conv2D(6, 5, padding="same", activation="relu")
+    one_channel(np.zeros((1, 8, 8, 1), "float32"))
+    assert one_channel.fuses_with(MaxPooling2D(2))                      # inference: yes
+    assert not one_channel.fuses_with(MaxPooling2D(2), training=True)   # direct kernel
 
 
 @SPLIT
@@ -131,9 +164,9 @@ def test_predict_fuses_and_matches_the_layers_one_by_one(dtype, split):
     conv = model.layers[0]
     original = type(conv).forward_fused
 
-    def spy(layer, x, pool):
+    def spy(layer, x, pool, training=False):
         fused_calls.append(layer.name)
-        return original(layer, x, pool)
+        return original(layer, x, pool, training)
 
     # (float32 values: the model, built under the default floatx, takes its input as float32)
     x = np.random.default_rng(1).random((7, 12, 12, 1)).astype("float32").astype(dtype)

@@ -167,7 +167,8 @@ def _max_pool_forward_tiled_few(x, kh, kw, lowest, with_argmax, y, argmax):
 
 @njit(cache=True, nogil=True)
 def _max_pool_backward(dy, argmax, dx):
-    """dx: (N, H*W, C), overwritten."""
+    """dx: (N, H*W, C), overwritten. An argmax of -1 sends its gradient nowhere (a window
+    whose max was a ReLU's 0, when Conv2D ran the pooling fused: drop_argmax_of_zeros)."""
     n, hw, c = dx.shape
     _, ho, wo, _ = dy.shape
     for b in range(n):
@@ -177,7 +178,19 @@ def _max_pool_backward(dy, argmax, dx):
                 g = dy[b, p, q]
                 arg = argmax[b, p, q]
                 for ch in range(c):
-                    dx[b, arg[ch], ch] += g[ch]
+                    if arg[ch] >= 0:
+                        dx[b, arg[ch], ch] += g[ch]
+
+
+@njit(cache=True, nogil=True)
+def drop_argmax_of_zeros(y, argmax):
+    """argmax = -1 wherever the pooled value y is not positive. For max pooling fused with
+    the ReLU before it (Conv2D.forward_fused in training): such a window's max is a ReLU
+    output of 0, whose ReLU gradient is 0, so its gradient must reach no cell."""
+    flat_y, flat_arg = y.reshape(-1), argmax.reshape(-1)
+    for t in range(flat_y.size):
+        if not flat_y[t] > 0:
+            flat_arg[t] = -1
 
 
 @njit(cache=True, nogil=True)

@@ -181,14 +181,15 @@ class Layer:
     def backward(self, dy, need_input_grad=True):
         raise NotImplementedError
 
-    def fuses_with(self, layer):
+    def fuses_with(self, layer, training=False):
         """True when this layer can run `layer`, the next one in a Sequential model, inside
-        its own inference pass: then the model calls `forward_fused(x, layer)` instead of
-        the two forwards (Conv2D + MaxPooling2D does)."""
+        its own forward pass: then the model calls `forward_fused(x, layer, training)`
+        instead of the two forwards, and the two backward calls as usual (Conv2D +
+        MaxPooling2D does)."""
         return False
 
-    def forward_fused(self, x, layer):
-        """layer.forward(self.forward(x)) at inference, in one pass (see `fuses_with`)."""
+    def forward_fused(self, x, layer, training=False):
+        """layer.forward(self.forward(x)) in one pass (see `fuses_with`)."""
         raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
 
     def __call__(self, x, training=False):

@@ -167,6 +167,17 @@ class MaxPooling2D(_Pooling2D):
                  and shape[3] >= 16)
         self._tiles = self.pool_size if tiled else None
 
+    def _argmax_buffer(self, shape):
+        """An int32 array for the argmax of a fused training pass (reused step to step)."""
+        from scratchnet.kernels.conv_fast import reuse_or_new
+        return reuse_or_new(getattr(self, "_argmax", None), shape, np.int32)
+
+    def _ran_fused(self, shape, argmax):
+        """Conv2D ran this layer inside its training pass (`Conv2D.forward_fused`) on inputs
+        of `shape`: the argmax it computed (-1 where the gradient goes nowhere) is ours."""
+        self._remember_input(shape, None)
+        self._argmax = argmax
+
     def _ensure_argmax(self):
         if self._argmax is None:
             x = self._recompute_input()

@@ -66,20 +66,20 @@ class Sequential(Model):
 
     def _forward(self, x, training):
         # Each layer but the last hands its output straight to the next one, so it may write
-        # it into a buffer reused from call to call (`Layer._result_array`). At inference a
-        # layer may also run the next one inside its own loop (`fuses_with`: Conv2D +
-        # MaxPooling2D), so the big intermediate result never goes to memory.
+        # it into a buffer reused from call to call (`Layer._result_array`). A layer may also
+        # run the next one inside its own loop (`fuses_with`: Conv2D + MaxPooling2D), so the
+        # big intermediate result never goes to memory.
         layers, last = self._layers, len(self._layers) - 1
         scratch = []
         i = 0
         while i <= last:
             layer = layers[i]
-            fused = not training and i < last and layer.fuses_with(layers[i + 1])
+            fused = i < last and layer.fuses_with(layers[i + 1], training)
             i_out = i + 1 if fused else i          # the layer whose output this is
             layer._scratch_results = i_out < last
             try:
                 if fused:
-                    x = layer.forward_fused(x, layers[i + 1])
+                    x = layer.forward_fused(x, layers[i + 1], training)
                 else:
                     x = layer.forward(x, training=training)
             finally:
