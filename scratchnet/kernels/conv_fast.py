@@ -116,6 +116,63 @@ def im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols):
 
 
 @njit(cache=True, nogil=True)
+def im2col_t_kernel(x3, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols_t):
+    """im2col for ONE input channel, written transposed: cols_t (kh*kw, n*Ho*Wo) = cols.T,
+    for x3 = x (n, H, W). Row i*kw + j of cols_t is tap (i, j) of every output position:
+    along an output row (b, p) that is a contiguous run of the input row, x[b, hh, j + q]
+    for q < Wo (stride 1), copied as one vectorized run. The layer then uses cols_t.T, an
+    (M, K) view, in the same products (BLAS takes it transposed, as fast). Why: with one
+    channel, im2col_kernel's runs are only kw numbers long; 28x28x1, k5, per image, one
+    thread: 20.6 -> 3.7 us, the product after it 13.1 -> 12.5 us."""
+    n, h, w = x3.shape
+    for i in range(kh):
+        for j in range(kw):
+            dst_row = cols_t[i * kw + j]
+            w0 = j * dw - left
+            for b in range(n):
+                for p in range(ho):
+                    hh = p * sh - top + i * dh
+                    dst = dst_row[(b * ho + p) * wo:(b * ho + p + 1) * wo]
+                    if hh < 0 or hh >= h:
+                        for q in range(wo):
+                            dst[q] = 0
+                        continue
+                    src = x3[b, hh]
+                    if sw == 1 and w0 >= 0 and w0 + wo <= w:
+                        run = src[w0:w0 + wo]
+                        for q in range(wo):
+                            dst[q] = run[q]
+                    else:
+                        for q in range(wo):
+                            ww = w0 + q * sw
+                            dst[q] = src[ww] if 0 <= ww < w else 0
+
+
+def cols_transposed(channels):
+    """True when im2col writes cols transposed (`im2col_t_kernel`): one input channel."""
+    return channels == 1
+
+
+def new_cols(rows, depth, dtype, channels, reuse=None):
+    """An (rows, depth) array for im2col -- the transpose of a C-contiguous (depth, rows)
+    one for one-channel inputs (`cols_transposed`) -- or `reuse` when it is one already."""
+    transposed = cols_transposed(channels)
+    if (reuse is not None and reuse.shape == (rows, depth) and reuse.dtype == dtype
+            and (reuse.T if transposed else reuse).flags.c_contiguous):
+        return reuse
+    return np.empty((depth, rows), dtype).T if transposed else np.empty((rows, depth), dtype)
+
+
+def fill_cols(x3, channels, geo, cols):
+    """im2col of the images x3 (n, H, W*C) into cols (n*Ho*Wo, kh*kw*C), which comes from
+    `new_cols` (or a row range of one); geo: `_geometry_args`."""
+    if cols_transposed(channels):
+        im2col_t_kernel(x3, *geo, cols.T)
+    else:
+        im2col_kernel(x3, channels, *geo, cols)
+
+
+@njit(cache=True, nogil=True)
 def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
     """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C).
     Row views as in im2col_kernel (32 x 13x13x64, k3: 1.28 -> 0.30 ms)."""
@@ -410,9 +467,9 @@ def im2col(x, kernel_shape, strides, pads, dilation, out=None):
     n, h, w, c = x.shape
     if _is_pointwise(kernel_shape, strides, pads):
         return x.reshape(n * h * w, c)
-    cols = reuse_or_new(out, (n * ho * wo, kernel_shape[0] * kernel_shape[1] * c), x.dtype)
-    im2col_kernel(x.reshape(n, h, w * c), c,
-                  *_geometry_args(kernel_shape, strides, pads, dilation, (ho, wo)), cols)
+    cols = new_cols(n * ho * wo, kernel_shape[0] * kernel_shape[1] * c, x.dtype, c, reuse=out)
+    fill_cols(x.reshape(n, h, w * c), c,
+              _geometry_args(kernel_shape, strides, pads, dilation, (ho, wo)), cols)
     return cols
 
 

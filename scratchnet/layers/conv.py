@@ -226,7 +226,7 @@ class Conv2D(Layer):
         if pointwise:
             cols = x.reshape(n * rows, depth)
         elif not direct:
-            cols = conv_fast.reuse_or_new(self._cols, (n * rows, depth), x.dtype)
+            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
         else:
             cols = None
         self._cols = cols
@@ -251,7 +251,7 @@ class Conv2D(Layer):
                                             y4[start:stop])
                 return
             if not pointwise:
-                conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols[r0:r1])
+                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
             np.matmul(cols[r0:r1], w2, out=z2[r0:r1])
             if relu:
                 conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, True, y2[r0:r1])
@@ -318,9 +318,12 @@ class Conv2D(Layer):
                 y2 = y4.reshape(count * rows, filters)
                 if pointwise:
                     cols = x3[start:stop].reshape(count * rows, depth)
+                elif conv_fast.cols_transposed(kshape[2]):           # see new_cols
+                    cols = buffer("cols_t", (depth, per_chunk * rows))[:, :count * rows].T
+                    conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
                 else:
                     cols = buffer("cols", (per_chunk * rows, depth))[:count * rows]
-                    conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols)
+                    conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
                 np.matmul(cols, w2, out=y2)
                 if relu or self.use_bias:
                     conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
@@ -358,7 +361,7 @@ class Conv2D(Layer):
         if pointwise:
             cols = x.reshape(n * rows, depth)
         else:
-            cols = conv_fast.reuse_or_new(self._cols, (n * rows, depth), x.dtype)
+            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
         self._cols = cols
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
@@ -373,7 +376,7 @@ class Conv2D(Layer):
             r0, r1 = start * rows, stop * rows
             y2 = self._thread_buffer("y2", (per_chunk * rows, filters), x.dtype)[:r1 - r0]
             if not pointwise:
-                conv_fast.im2col_kernel(x3[start:stop], kshape[2], *geo, cols[r0:r1])
+                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
             np.matmul(cols[r0:r1], w2, out=y2)
             if relu or self.use_bias:
                 conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
