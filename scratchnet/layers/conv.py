@@ -30,30 +30,24 @@ Backward, given dy = dL/dy:
 Two implementations live side by side in `scratchnet.kernels`: `conv_naive` spells these sums
 out (loops, NumPy slices), `conv_fast` lays them out as im2col + three BLAS matrix products
 (see its docstring for the measurements behind that). The layer uses the fast one
-(`layer.implementation = "naive"` switches, e.g. to compare). The fast path works through the
-batch in chunks of images (im2col, product, bias + ReLU while the chunk is in cache; backward:
-dz, the chunk's share of dw and db, dcols, col2im), which `scratchnet.threads` spreads over
-the cores inside fit / evaluate / predict. Its internal buffers (the im2col matrix kept from
-forward for dw, z, and backward's scratch) are reused from step to step; what it returns
-(y, dx) is a fresh array, except inside a Sequential model, which hands it straight to the
-next layer (`Layer._result_array`). Inference (training=False) keeps nothing for backward
-and one-channel inputs use direct kernels (see `_forward_fast`).
+(`layer.implementation = "naive"` switches, e.g. to compare), driven chunk by chunk of
+images over the cores by the methods in `layers/conv_fast_paths.py`. At inference the layer
+keeps nothing for backward, and in a Sequential model a MaxPooling2D right after it runs
+inside its pass (`fuses_with`, `forward_fused`), so the full-size output never goes to memory.
 """
-import functools
-import threading
-
 import numpy as np
 
-from scratchnet import activations, initializers, threads
-from scratchnet.kernels import conv_fast, conv_naive, pool_fast
+from scratchnet import activations, initializers
+from scratchnet.kernels import conv_fast, conv_naive
 from scratchnet.layers.base import Layer
+from scratchnet.layers.conv_fast_paths import Conv2DFastPaths
 from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
                                        paddings)
 
 _IMPLEMENTATIONS = ("fast", "naive")
 
 
-class Conv2D(Layer):
+class Conv2D(Conv2DFastPaths, Layer):
     """Keras's `Conv2D(filters, kernel_size, strides, padding, data_format, dilation_rate,
     groups, activation, use_bias, kernel_initializer, bias_initializer)`, channels_last.
     """
@@ -202,208 +196,6 @@ class Conv2D(Layer):
             return self._train_pooled(x, pads, pool)
         return self._infer_fast(x, pads, pool)
 
-    def _forward_fast(self, x, pads):
-        """Training (or an activation other than ReLU / linear): im2col, z2 = cols @ w2 and
-        bias (+ ReLU) in one pass, image chunk by image chunk, each chunk on its own thread
-        (`threads.run_split`) when the batch is big enough; cols and z are kept for backward.
-
-        One-channel inputs with few filters (stride 1, no dilation, ReLU or linear) skip
-        im2col + GEMM for a direct kernel (`conv_fast.conv1ch_rows_kernel`): LeNet's first
-        layer in fit, batch 256: forward 5.1 -> 3.3 ms, and its backward then needs no cols
-        (conv1ch_rows_dw_kernel)."""
-        n, filters = x.shape[0], self.filters
-        kshape = self.kernel.shape
-        linear = self.activation is activations.linear
-        relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
-        direct = (relu or linear) and conv_fast.direct_one_channel(kshape, self.strides,
-                                                                   self.dilation_rate)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
-        if pointwise:
-            cols = x.reshape(n * rows, depth)
-        elif not direct:
-            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
-        else:
-            cols = None
-        self._cols = cols
-        w2 = self.kernel.reshape(-1, filters)
-        # z is returned as y when the activation is linear: then it must be a fresh array.
-        if linear:
-            z2 = self._result_array("y", (n * rows, filters), x.dtype)
-        else:
-            z2 = conv_fast.reuse_or_new(self._z_buffer, (n * rows, filters), x.dtype)
-        y2 = self._result_array("y", z2.shape, x.dtype) if relu else z2
-        bias = self.bias if self.use_bias else self._no_bias()
-        pieces = self._pieces(n, rows, depth, x.dtype)
-        if direct:
-            z4, y4 = z2.reshape(n, ho, wo, filters), y2.reshape(n, ho, wo, filters)
-            x1 = x.reshape(x.shape[:3])
-
-        def chunk(start, stop, _):
-            r0, r1 = start * rows, stop * rows
-            if direct:
-                conv_fast.one_channel_chunk(x1[start:stop], self.kernel, bias, self.use_bias,
-                                            relu, pads, z2 is not y2, z4[start:stop],
-                                            y4[start:stop])
-                return
-            if not pointwise:
-                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
-            np.matmul(cols[r0:r1], w2, out=z2[r0:r1])
-            if relu:
-                conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, True, y2[r0:r1])
-            elif self.use_bias:
-                conv_fast.bias_act_inplace_kernel(z2[r0:r1], bias, True, False)
-
-        threads.run_split(chunk, n, pieces=pieces)
-        if not (linear or relu):
-            y2 = self.activation(z2)
-        if not linear:
-            self._z_buffer = z2
-        out_shape = self._out_shape = (n, ho, wo, filters)
-        self._z, self._y = z2.reshape(out_shape), y2.reshape(out_shape)
-        self._saved = True
-        self._direct_trained = direct
-        return self._y
-
-    def _infer_fast(self, x, pads, pool=None):
-        """Inference with ReLU or no activation: y = f(conv(x) + b) chunk by chunk, keeping
-        nothing for backward (no z next to y; backward() after this recomputes what it needs,
-        `_ensure_saved`). Each chunk's im2col goes to a small per-thread buffer that stays in
-        cache instead of a batch-sized matrix (Coursera 13x13x64 -> 64 at batch 256: 71 MB),
-        and bias + ReLU are applied in place. With `pool` (a MaxPooling2D, see
-        `forward_fused`) each chunk's y is written to a per-thread buffer too and max-pooled
-        from there; the pooled images are the result.
-
-        One-channel inputs with few filters use the direct kernel (as in `_forward_fast`):
-        LeNet 28x28x1 -> 6 k5 same, batch 256, float32, 2 threads: 5.1 -> 2.4 ms."""
-        n, filters = x.shape[0], self.filters
-        kshape = self.kernel.shape
-        relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
-        direct = conv_fast.direct_one_channel(kshape, self.strides, self.dilation_rate)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
-        w2 = self.kernel.reshape(-1, filters)
-        bias = self.bias if self.use_bias else self._no_bias()
-        y_shape = (n, ho, wo, filters)
-        if pool is None:
-            y = self._result_array("y", y_shape, x.dtype)
-            out = y
-        else:
-            pool_pads, pooled_hw = pool._window(y_shape)
-            out = self._result_array("y", (n, *pooled_hw, filters), x.dtype)
-        pieces = self._pieces(n, rows, depth + (filters if pool is not None else 0), x.dtype)
-        per_chunk = -(-n // pieces)
-
-        def buffer(name, shape):
-            return self._thread_buffer(name, shape, x.dtype)
-
-        def chunk(start, stop, _):
-            count = stop - start
-            if pool is None:
-                y4 = y[start:stop]
-            else:
-                y4 = buffer("y", (per_chunk, ho, wo, filters))[:count]
-            if direct:
-                conv_fast.one_channel_chunk(x3[start:stop], self.kernel, bias, self.use_bias,
-                                            relu, pads, False, y4, y4)
-            else:
-                y2 = y4.reshape(count * rows, filters)
-                if pointwise:
-                    cols = x3[start:stop].reshape(count * rows, depth)
-                elif conv_fast.cols_transposed(kshape[2]):           # see new_cols
-                    cols = buffer("cols_t", (depth, per_chunk * rows))[:, :count * rows].T
-                    conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
-                else:
-                    cols = buffer("cols", (per_chunk * rows, depth))[:count * rows]
-                    conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
-                np.matmul(cols, w2, out=y2)
-                if relu or self.use_bias:
-                    conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
-            if pool is not None:
-                pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads,
-                                          pooled_hw, out[start:stop])
-
-        threads.run_split(chunk, n, pieces=pieces)
-        self._z = self._y = self._cols = None   # (training's im2col matrix is freed too)
-        self._out_shape = y_shape
-        self._saved = False
-        if pool is not None:
-            pool._remember_input(y_shape, self._recomputed_y)
-        return out
-
-    def _train_pooled(self, x, pads, pool):
-        """Training, fused with the MaxPooling2D after it. Per chunk of images: im2col (kept
-        for dw), y = f(cols @ w2 + b) into a per-thread buffer, then max pooling with its
-        argmax. Nothing conv-sized is kept: backward needs only the cell each window sends
-        its gradient to (the argmax) and, for ReLU, whether that cell was positive -- if the
-        pooled value is 0 it was not, its ReLU gradient is 0 and the argmax is set to -1 (no
-        cell). So the pool's backward hands this layer dL/dz directly (`_pool_sends_dz`),
-        exactly TF's ReluGrad(MaxPoolGrad(dy)): the windows' argmax cells are where both
-        send anything. Coursera's first Conv2D + MaxPooling2D (28x28x1 -> 26x26x64 -> 13x13x64),
-        batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms."""
-        n, filters = x.shape[0], self.filters
-        kshape = self.kernel.shape
-        relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
-        if pointwise:
-            cols = x.reshape(n * rows, depth)
-        else:
-            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
-        self._cols = cols
-        w2 = self.kernel.reshape(-1, filters)
-        bias = self.bias if self.use_bias else self._no_bias()
-        y_shape = (n, ho, wo, filters)
-        pool_pads, pooled_hw = pool._window(y_shape)
-        out = self._result_array("y", (n, *pooled_hw, filters), x.dtype)
-        argmax = pool._argmax_buffer(out.shape)
-        pieces = self._pieces(n, rows, depth + filters, x.dtype)
-        per_chunk = -(-n // pieces)
-
-        def chunk(start, stop, _):
-            r0, r1 = start * rows, stop * rows
-            y2 = self._thread_buffer("y2", (per_chunk * rows, filters), x.dtype)[:r1 - r0]
-            if not pointwise:
-                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
-            np.matmul(cols[r0:r1], w2, out=y2)
-            if relu or self.use_bias:
-                conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
-            pool_fast.max_pool_images(y2.reshape(stop - start, ho, wo, filters),
-                                      pool.pool_size, pool.strides, pool_pads, pooled_hw,
-                                      out[start:stop], argmax[start:stop])
-            if relu:
-                pool_fast.drop_argmax_of_zeros(out[start:stop], argmax[start:stop])
-
-        threads.run_split(chunk, n, pieces=pieces)
-        self._z = self._y = None
-        self._out_shape = y_shape
-        self._saved, self._direct_trained, self._pool_sends_dz = True, False, True
-        pool._ran_fused(y_shape, argmax)
-        return out
-
-    def _thread_buffer(self, name, shape, dtype):
-        """The calling thread's scratch array `name` (at least `shape`, grown when too small;
-        its first shape[0] rows): chunks on different threads never share one."""
-        scratch = self.__dict__.setdefault("_chunk_scratch", {})
-        key = (threading.get_ident(), name)
-        buf = scratch.get(key)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) \
-                or buf.dtype != dtype:
-            buf = scratch[key] = np.empty(shape, dtype)
-        return buf[:shape[0]]
-
     def _recomputed_y(self):
         """y of the last inference pass, computed again (for a MaxPooling2D that ran fused
         into it and is asked for a backward pass)."""
@@ -453,131 +245,6 @@ class Conv2D(Layer):
                 self.grads[1][...] = dbias
             return dx
         return self._backward_fast(dz, False, need_input_grad)
-
-    def _pieces(self, n, rows, depth, dtype, backward=False):
-        """Image chunks: enough for the threads (`threads.parts`) and for the im2col rows of
-        a chunk to stay in cache (about threads.CHUNK_BYTES each)."""
-        work = (3 if backward else 1) * n * rows * depth * self.filters
-        cache = -(-n * rows * depth * np.dtype(dtype).itemsize // threads.CHUNK_BYTES)
-        return max(1, min(n, 64, max(threads.parts(n, work), cache)))
-
-    def _backward_fast(self, d, relu, need_input_grad):
-        """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz.
-
-        1. dz and the bias gradient (float64 sums), chunk by chunk of images;
-        2. dw2 = cols^T dz2 as two products over the whole batch (each half of dw2's rows),
-           and dx chunk by chunk (dcols = dz2 w2^T into a per-thread buffer that stays in
-           cache, then col2im into the chunk's images of dx), all shared out by
-           `threads.run_tasks`: the threads start on the dw halves, then work through the dx
-           chunks. A first layer (no dx) splits dw's sum over image chunks instead
-           (`_dw_by_chunks`).
-        Why not cut all of it by images (as before): every chunk then computes its own share
-        of dw, small products that run slower, and they must be added up. Coursera 13x13x64
-        -> 64, batch 32, 2 threads, median of 40 runs: 4.7 ms that way, 4.1 ms this way
-        (together with the vectorized col2im and the helpers' brief spin)."""
-        x, pads, filters = self._x, self._pads, self.filters
-        n, ho, wo, _ = self._out_shape
-        m = ho * wo
-        if self._cols is None:                   # forward ran a direct one-channel kernel
-            if not need_input_grad and self._direct_trained:
-                return self._backward_direct(d, relu)
-            self._cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
-                                          self.dilation_rate)
-        cols, dtype = self._cols, x.dtype
-        depth = cols.shape[1]
-        d2 = d.reshape(-1, filters)
-        if relu:
-            z2 = self._z.reshape(-1, filters)
-            dz2 = conv_fast.reuse_or_new(self._dz_buffer, z2.shape, dtype)
-            self._dz_buffer = dz2
-        else:
-            dz2 = d2
-        if relu or self.use_bias:
-            pieces = threads.parts(n, n * m * filters)
-            db_parts = np.zeros((pieces, filters))                   # float64 sums
-
-            def dz_chunk(start, stop, k):
-                r0, r1 = start * m, stop * m
-                if relu:
-                    conv_fast.relu_backward_kernel(z2[r0:r1], d2[r0:r1], dz2[r0:r1],
-                                                   db_parts[k], True)
-                else:
-                    conv_fast.column_sums_kernel(dz2[r0:r1], db_parts[k])
-
-            threads.run_split(dz_chunk, n, pieces=pieces)
-            if self.use_bias:
-                self.grads[1][...] = db_parts.sum(axis=0)
-        dw2 = self.grads[0].reshape(-1, filters)
-        if not need_input_grad:
-            self._dw_by_chunks(cols, dz2, dw2, n, m)
-            return None
-        w2 = self.kernel.reshape(-1, filters)
-        dx = self._result_array("dx", x.shape, dtype)
-        pointwise = conv_fast._is_pointwise(self.kernel.shape, self.strides, pads)
-        geo = conv_fast._geometry_args(self.kernel.shape, self.strides, pads,
-                                       self.dilation_rate, (ho, wo))
-        dx3 = dx.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
-        pieces = max(threads.parts(n, n * m * depth * filters), self._pieces(n, m, depth, dtype))
-        per_chunk = -(-n // pieces)
-
-        def dx_chunk(start, stop):
-            r0, r1 = start * m, stop * m
-            if pointwise:                                            # dcols is dx itself
-                np.matmul(dz2[r0:r1], w2.T, out=dx.reshape(-1, depth)[r0:r1])
-                return
-            dcols = self._thread_buffer("dcols", (per_chunk * m, depth), dtype)[:r1 - r0]
-            np.matmul(dz2[r0:r1], w2.T, out=dcols)                  # dcols = dz2 w2^T
-            conv_fast.col2im_kernel(dcols, x.shape[3], *geo, dx3[start:stop])
-
-        # dw2 in two halves of its rows (cols' columns): two threads start on dw at once
-        # (and a (288, 3872) @ (3872, 64) half took 1.8 ms against 3.8-4.4 for the whole)
-        dw_tasks = [functools.partial(np.matmul, cols[:, k0:k1].T, dz2, out=dw2[k0:k1])
-                    for k0, k1 in threads.bounds(depth, 2) if k1 > k0]
-        threads.run_tasks(dw_tasks + [functools.partial(dx_chunk, start, stop)
-                                      for start, stop in threads.bounds(n, pieces)])
-        return dx
-
-    def _dw_by_chunks(self, cols, dz2, dw2, n, m):
-        """dw2 = cols^T dz2 as a sum over image chunks, one share per chunk (on the threads),
-        added up at the end."""
-        filters, depth = dz2.shape[1], cols.shape[1]
-        pieces = threads.parts(n, n * m * depth * filters)
-        if pieces == 1:
-            np.matmul(cols.T, dz2, out=dw2)
-            return
-        extra = conv_fast.reuse_or_new(self._dw_parts, (pieces - 1, depth, filters),
-                                       dw2.dtype)
-        self._dw_parts = extra
-        shares = [dw2] + list(extra)
-
-        def chunk(start, stop, k):
-            np.matmul(cols[start * m:stop * m].T, dz2[start * m:stop * m], out=shares[k])
-
-        threads.run_split(chunk, n, pieces=pieces)
-        dw2 += extra.sum(axis=0)
-
-    def _backward_direct(self, d, relu):
-        """dw and db of a one-channel first layer whose forward ran conv1ch_rows_kernel in
-        training: conv1ch_rows_dw_kernel per image chunk, no im2col matrix at all."""
-        x, (top, _), (left, _) = self._x, *self._pads
-        n, ho, wo, filters = self._z.shape
-        kh, kw = self.kernel.shape[:2]
-        pieces = self._pieces(n, ho * wo, kh * kw, x.dtype, backward=True)
-        acc = np.zeros((pieces, kh * kw, filters, wo), x.dtype)
-        db_parts = np.zeros((pieces, filters))
-        x3, d4 = x.reshape(x.shape[:3]), d.reshape(self._z.shape)
-
-        def chunk(start, stop, k):
-            conv_fast.conv1ch_rows_dw_kernel(x3[start:stop], kh, kw, int(top), int(left),
-                                             self._z[start:stop], d4[start:stop], relu, acc[k],
-                                             db_parts[k])
-
-        threads.run_split(chunk, n, pieces=pieces)
-        self.grads[0][...] = acc.sum(axis=(0, 3), dtype=np.float64).reshape(
-            self.kernel.shape)
-        if self.use_bias:
-            self.grads[1][...] = db_parts.sum(axis=0)
-        return None
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
