@@ -250,7 +250,10 @@ def layer_breakdown(model, x, y, batch, steps):
         patched.append((layer, method))
 
     for layer in model.layers:
-        wrap(layer, "forward", 0, {"depth": 0})
+        forward_state = {"depth": 0}
+        wrap(layer, "forward", 0, forward_state)
+        if hasattr(layer, "forward_fused"):      # Conv2D + MaxPooling2D: both, under the conv
+            wrap(layer, "forward_fused", 0, forward_state)
         backward_state = {"depth": 0}
         for method in ("backward", "backward_from_logits"):
             if hasattr(layer, method):
@@ -408,6 +411,10 @@ def breakdown_markdown(info):
                      + (f"{32 * mflop / 1e6:.1f}" if mflop else "-") + " |")
     lines.append(f"| other (loss, optimizer, batching) | | | | "
                  f"{100 * b['other_ms'] / b['step_ms']:.0f}% ({b['other_ms']:.3f} ms) | |")
+    if any(r["type"] == "MaxPooling2D" and r["forward_ms"] == 0 for r in b["layers"]):
+        lines += ["", "(A MaxPooling2D right after a ReLU Conv2D runs inside that Conv2D's "
+                      "forward pass (`Conv2D.forward_fused`): its forward time is in the "
+                      "Conv2D's row.)"]
     return lines
 
 

@@ -5,4 +5,6 @@
 check that the two agree (tests/test_<layer>_naive_vs_fast.py).
 
 conv_naive / conv_fast: 2-D convolution (`scratchnet.layers.conv.Conv2D`).
+pool_naive / pool_fast: max and average pooling (`scratchnet.layers.pooling`).
+spin: how the helper threads of `scratchnet.threads` wait briefly without sleeping.
 """

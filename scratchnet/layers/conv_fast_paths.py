@@ -32,6 +32,19 @@ class Conv2DFastPaths:
     """The fast forward and backward passes of `Conv2D` (a mixin: it reads the layer's
     kernel, bias, strides, padding and activation)."""
 
+    def _layout(self, x, pads):
+        """What every fast pass needs to know about x (n, H, W, C): the output size Ho, Wo,
+        output positions per image (rows), window entries (depth = kh*kw*C), whether the
+        kernel is a 1x1 that needs no im2col (pointwise: cols is x), the geometry arguments
+        of the kernels, and x viewed as (n, H, W*C)."""
+        kshape = self.kernel.shape
+        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
+        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
+                                       (ho, wo))
+        return (ho, wo, ho * wo, kshape[0] * kshape[1] * kshape[2],
+                conv_fast._is_pointwise(kshape, self.strides, pads), geo,
+                x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]))
+
     def _forward_fast(self, x, pads):
         """Training (or an activation other than ReLU / linear): im2col, z2 = cols @ w2 and
         bias (+ ReLU) in one pass, image chunk by image chunk, each chunk on its own thread
@@ -45,14 +58,9 @@ class Conv2DFastPaths:
         kshape = self.kernel.shape
         linear = self.activation is activations.linear
         relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
+        ho, wo, rows, depth, pointwise, geo, x3 = self._layout(x, pads)
         direct = (relu or linear) and conv_fast.direct_one_channel(kshape, self.strides,
                                                                    self.dilation_rate)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
         if pointwise:
             cols = x.reshape(n * rows, depth)
         elif not direct:
@@ -99,7 +107,6 @@ class Conv2DFastPaths:
         self._direct_trained = direct
         return self._y
 
-
     def _infer_fast(self, x, pads, pool=None):
         """Inference with ReLU or no activation: y = f(conv(x) + b) chunk by chunk, keeping
         nothing for backward (no z next to y; backward() after this recomputes what it needs,
@@ -114,13 +121,8 @@ class Conv2DFastPaths:
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
+        ho, wo, rows, depth, pointwise, geo, x3 = self._layout(x, pads)
         direct = conv_fast.direct_one_channel(kshape, self.strides, self.dilation_rate)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
@@ -170,7 +172,6 @@ class Conv2DFastPaths:
             pool._remember_input(y_shape, self._recomputed_y)
         return out
 
-
     def _train_pooled(self, x, pads, pool):
         """Training, fused with the MaxPooling2D after it. Per chunk of images: im2col (kept
         for dw), y = f(cols @ w2 + b) into a per-thread buffer, then max pooling with its
@@ -184,12 +185,7 @@ class Conv2DFastPaths:
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
-        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
-        rows, depth = ho * wo, kshape[0] * kshape[1] * kshape[2]
-        pointwise = conv_fast._is_pointwise(kshape, self.strides, pads)
-        geo = conv_fast._geometry_args(kshape, self.strides, pads, self.dilation_rate,
-                                       (ho, wo))
-        x3 = x.reshape(n, x.shape[1], x.shape[2] * x.shape[3])
+        ho, wo, rows, depth, pointwise, geo, x3 = self._layout(x, pads)
         if pointwise:
             cols = x.reshape(n * rows, depth)
         else:
@@ -225,7 +221,6 @@ class Conv2DFastPaths:
         pool._ran_fused(y_shape, argmax)
         return out
 
-
     def _thread_buffer(self, name, shape, dtype):
         """The calling thread's scratch array `name` (at least `shape`, grown when too small;
         its first shape[0] rows): chunks on different threads never share one."""
@@ -237,14 +232,12 @@ class Conv2DFastPaths:
             buf = scratch[key] = np.empty(shape, dtype)
         return buf[:shape[0]]
 
-
     def _pieces(self, n, rows, depth, dtype, backward=False):
         """Image chunks: enough for the threads (`threads.parts`) and for the im2col rows of
         a chunk to stay in cache (about threads.CHUNK_BYTES each)."""
         work = (3 if backward else 1) * n * rows * depth * self.filters
         cache = -(-n * rows * depth * np.dtype(dtype).itemsize // threads.CHUNK_BYTES)
         return max(1, min(n, 64, max(threads.parts(n, work), cache)))
-
 
     def _backward_fast(self, d, relu, need_input_grad):
         """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz.
@@ -322,7 +315,6 @@ class Conv2DFastPaths:
                                       for start, stop in threads.bounds(n, pieces)])
         return dx
 
-
     def _dw_by_chunks(self, cols, dz2, dw2, n, m):
         """dw2 = cols^T dz2 as a sum over image chunks, one share per chunk (on the threads),
         added up at the end."""
@@ -341,7 +333,6 @@ class Conv2DFastPaths:
 
         threads.run_split(chunk, n, pieces=pieces)
         dw2 += extra.sum(axis=0)
-
 
     def _backward_direct(self, d, relu):
         """dw and db of a one-channel first layer whose forward ran conv1ch_rows_kernel in
