@@ -448,3 +448,15 @@ def test_fuzz_model_still_usable_after_any_call(kind, data):
     assert refused is False or before is None or np.isfinite(history.history["loss"][0])
     assert model.predict(good_x, verbose=0).shape == out_shape
     assert out_shape[-1] == outputs
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: layers.Dense(3), np.zeros((2, 4), "float32")),
+    (lambda: layers.Conv2D(2, 3), np.zeros((1, 6, 6, 1), "float32")),
+])
+def test_forward_before_build_says_so(make, x):
+    layer = make()
+    with pytest.raises(RuntimeError, match=r"not built yet.*layer\(x\)"):
+        layer.forward(x)
+    layer(x)                                    # calling it builds it
+    assert layer.forward(x).shape[0] == x.shape[0]

@@ -142,6 +142,14 @@ class Layer:
         return int(sum(w.size for w in self.weights))
 
     # ---- computing ------------------------------------------------------------------
+    def _require_built(self):
+        """A clear error for forward() on a layer whose weights do not exist yet."""
+        if not self.built:
+            raise RuntimeError(
+                f"Layer {self.name!r} ({type(self).__name__}) is not built yet, so it has no "
+                f"weights: call it on an input first (layer(x)), or build(input_shape), or "
+                f"put it in a model")
+
     def check_input_shape(self, shape):
         """Raise a clear ValueError if a built layer cannot take inputs of `shape`."""
         expected = self.input_shape

@@ -139,6 +139,7 @@ class Conv2D(Conv2DFastPaths, Layer):
     # ---- computing ------------------------------------------------------------------
     def _prepare(self, x):
         """x as a contiguous (n, H, W, C) array of the layer's dtype, and its paddings."""
+        self._require_built()
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if x.ndim != 4 or x.shape[-1] != self.kernel.shape[2]:
             raise ValueError(

@@ -58,6 +58,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
+        self._require_built()
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])          # (n, i) view
         n, (inputs, units) = x2.shape[0], self.kernel.shape
