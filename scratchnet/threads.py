@@ -62,9 +62,12 @@ Measured (2-core AMD EPYC VM, other engineers' test suites running, float32, bat
     halves. (An earlier judge went by that ratio itself -- CPU-seconds per second of split
     work -- and was fooled: a Numba kernel loading from its cache inside a chunk, the other
     thread waiting, made a quiet machine look busy, and the serial pause that followed
-    covered whole benchmark runs, Coursera-32 predict 14-16k instead of 23-29k img/s.) Numba's own prange (OpenMP/workqueue threads) was 10-30x SLOWER under load in
-    earlier measurements (see kernels/conv_fast.py): its threads wait at barriers for a
-    thread that is not running.
+    covered whole benchmark runs, Coursera-32 predict 14-16k instead of 23-29k img/s. The
+    /proc/stat judge, with a busy loop running, fit batch 32, medians of 5 alternating
+    passes, judge / always split / 1 thread: LeNet-5 5,704 / 5,043 / 5,968, Coursera 64
+    1,653 / 1,509 / 1,579 img/s; on a quiet machine it keeps splitting.) Numba's own prange
+    (OpenMP/workqueue threads) was 10-30x SLOWER under load in earlier measurements (see
+    kernels/conv_fast.py): its threads wait at barriers for a thread that is not running.
 
 `scratchnet.threads.set_num_threads(n)` or the environment variable SCRATCHNET_NUM_THREADS
 picks the thread count (default: the usable cores, at most 2, the only case measured);
