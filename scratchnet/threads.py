@@ -209,7 +209,7 @@ def run_tasks(tasks):
     `_can_split`). Put a long task first and short ones after it: one thread takes the long
     one while the others work through the rest (Conv2D's backward: dL/dw as one product,
     dL/dx chunk by chunk)."""
-    if len(tasks) == 1 or not _can_split():
+    if len(tasks) <= 1 or not _can_split():
         return [task() for task in tasks]
     global _current
     split = _Split(tasks)
@@ -220,6 +220,7 @@ def run_tasks(tasks):
         _wakeup.notify_all()
     split.work()
     split.wait()
+    _current = None                      # (its closures may hold big arrays)
     if split.error is not None:
         raise split.error
     return split.results
@@ -231,7 +232,8 @@ class _Judge:
     Every WINDOW_S seconds (checked when a split is considered) it reads how long the cores
     this process may run on were busy (/proc/stat, all but idle and iowait) and subtracts
     this process's own CPU time (`time.process_time`, all threads): when the rest -- other
-    programs -- used more than MAX_OTHERS cores' worth, the next window runs serially.
+    programs -- used more than MAX_OTHERS cores' worth beyond the cores we leave free (a
+    machine with more cores than num_threads()), the next window runs serially.
     Where /proc/stat cannot be read (not Linux), splitting stays on."""
 
     WINDOW_S, MAX_OTHERS = 0.2, 0.5
@@ -249,14 +251,17 @@ class _Judge:
             if sample is not None and self.last is not None:
                 wall = sample[0] - self.last[0]
                 others = (sample[1] - self.last[1]) - (sample[2] - self.last[2])
-                self.serial = others > self.MAX_OTHERS * wall
+                # the cores beyond the ones we compute on may be busy: only others cutting
+                # into ours count (on 2 cores with 2 threads: more than half a core)
+                spare = max(0, sample[3] - (_num_threads or 1))
+                self.serial = others > (spare + self.MAX_OTHERS) * wall
             self.last = sample
         return not self.serial
 
 
 def _cpu_sample(now):
     """(now, busy CPU seconds of the cores this process may use, this process's CPU
-    seconds), or None without a readable /proc/stat."""
+    seconds, how many such cores), or None without a readable /proc/stat."""
     try:
         with open("/proc/stat", "rb") as stat:
             lines = stat.read().split(b"\n")
@@ -266,7 +271,7 @@ def _cpu_sample(now):
         cores = os.sched_getaffinity(0)
     except AttributeError:
         cores = None
-    busy = 0
+    busy = count = 0
     for line in lines:
         if not line.startswith(b"cpu") or line[3:4] == b" ":   # per-core lines only
             continue
@@ -276,7 +281,8 @@ def _cpu_sample(now):
         # user nice system idle iowait irq softirq steal (in clock ticks)
         ticks = [int(v) for v in fields[:8]]
         busy += sum(ticks) - ticks[3] - ticks[4]
-    return now, busy / _TICKS_PER_SECOND, time.process_time()
+        count += 1
+    return now, busy / _TICKS_PER_SECOND, time.process_time(), count
 
 
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -312,7 +318,7 @@ class _Split:
             with self._lock:
                 self._done += 1
                 if self._done == count:
-                    self._all_done[0] = 1
+                    spin.publish(self._all_done, 1)    # after this thread's results
                     self._finished.set()
 
     def wait(self):
@@ -329,7 +335,9 @@ _wakeup = threading.Condition()
 _spin_rounds = 0
 
 
-def _helper(seen):
+def _helper(index, seen):
+    """Helper number `index` (1, 2, ...): works on each announced split while it is one of
+    the num_threads() - 1 helpers wanted (set_num_threads may lower the count)."""
     while True:
         if not spin.spin_while(_announced, seen, _spin_rounds):
             with _wakeup:
@@ -337,8 +345,9 @@ def _helper(seen):
                     _wakeup.wait()
         seen = int(_announced[0])
         split = _current
-        if split is not None:
+        if split is not None and _num_threads is not None and index < _num_threads:
             split.work()
+        split = None
 
 
 def _start_helpers(count):
@@ -354,7 +363,8 @@ def _start_helpers(count):
             per_round = max(time.perf_counter() - start, 1e-9) / rounds
             _spin_rounds = max(1, int(SPIN_S / per_round))
         while len(_helpers) < count:
-            helper = threading.Thread(target=_helper, args=(int(_announced[0]),),
+            helper = threading.Thread(target=_helper,
+                                      args=(len(_helpers) + 1, int(_announced[0])),
                                       name=f"scratchnet-{len(_helpers) + 1}", daemon=True)
             helper.start()
             _helpers.append(helper)

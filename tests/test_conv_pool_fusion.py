@@ -126,6 +126,28 @@ def test_fused_training_equals_conv_then_pool(dtype, split, data):
         np.testing.assert_array_equal(a, b, err_msg=what)
 
 
+def test_a_subclass_that_overrides_forward_or_backward_is_not_fused():
+    class ScaledPool(MaxPooling2D):
+        def forward(self, x, training=False):
+            return 2 * super().forward(x, training)
+
+    class ShiftedConv(Conv2D):
+        def backward(self, dy, need_input_grad=True):
+            return super().backward(dy, need_input_grad)
+
+    conv, shifted = Conv2D(4, 3, activation="relu"), ShiftedConv(4, 3, activation="relu")
+    for layer in (conv, shifted):
+        layer(np.zeros((1, 6, 6, 2), "float32"))
+    assert conv.fuses_with(MaxPooling2D(2))
+    assert not conv.fuses_with(ScaledPool(2))
+    assert not shifted.fuses_with(MaxPooling2D(2), training=True)
+    model = sn.keras.Sequential([Conv2D(4, 3, activation="relu", input_shape=(6, 6, 2)),
+                                 ScaledPool(2)])
+    x = np.random.default_rng(0).random((3, 6, 6, 2)).astype("float32")
+    by_layers = model.layers[1].forward(model.layers[0].forward(x)).copy()
+    np.testing.assert_array_equal(model.predict(x, verbose=0), by_layers)
+
+
 def test_only_relu_or_linear_conv_into_max_pooling_fuses():
     conv = Conv2D(4, 3, activation="relu")
     assert not conv.fuses_with(MaxPooling2D(2))                     # not built yet

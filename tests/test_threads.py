@@ -76,8 +76,9 @@ def test_run_split_reraises_a_chunks_error_after_all_chunks_finish(split_everyth
 def test_splitting_pauses_while_other_programs_keep_a_core_busy(split_everything, monkeypatch):
     clock = {"now": 100.0, "busy": 0.0, "ours": 0.0}   # seconds: wall, busy cores, this process
     monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
+    clock["cores"] = 2
     monkeypatch.setattr(threads, "_cpu_sample",
-                        lambda now: (now, clock["busy"], clock["ours"]))
+                        lambda now: (now, clock["busy"], clock["ours"], clock["cores"]))
     judge = threads._Judge()
     monkeypatch.setattr(threads, "_judge", judge)
 
@@ -96,14 +97,17 @@ def test_splitting_pauses_while_other_programs_keep_a_core_busy(split_everything
         assert threads.parts(100) == 1
         window(ours=1.0, others=0.3)                    # it stopped: split again
         assert threads.parts(100) > 1
+        clock["cores"] = 16                             # a big machine: 14 cores to spare
+        window(ours=1.8, others=3.0)                    # others on those: keep splitting
+        assert threads.parts(100) > 1
 
 
 def test_cpu_sample_reads_this_machine():
     sample = threads._cpu_sample(1.0)
     if sample is None:
         pytest.skip("no /proc/stat here")
-    now, busy, ours = sample
-    assert now == 1.0 and busy > 0 and ours > 0
+    now, busy, ours, cores = sample
+    assert now == 1.0 and busy > 0 and ours > 0 and cores >= 1
 
 
 def test_no_split_off_the_main_thread(split_everything):
@@ -241,10 +245,35 @@ def test_run_tasks_returns_every_result_in_order(split_everything):
     assert threads.run_tasks([lambda: 1, lambda: 2]) == [1, 2]   # outside: serially
 
 
+def test_run_tasks_of_nothing_is_nothing(split_everything):
+    with threads.compute_threads():
+        assert threads.run_tasks([]) == []
+
+
+def test_fewer_threads_after_more_uses_fewer(split_everything):
+    def idents(count):
+        threads.set_num_threads(count)
+        seen = set()
+
+        def task():
+            seen.add(threading.get_ident())
+            time.sleep(0.003)
+
+        with threads.compute_threads():
+            threads.run_tasks([task] * 12)
+        return seen
+
+    try:
+        assert len(idents(4)) > 1                     # helpers 1-3 exist now
+        assert len(idents(2)) <= 2                    # ... but only one of them works
+    finally:
+        threads.set_num_threads(2)
+
+
 def test_spin_while_sees_another_threads_write():
     flag = np.zeros(1, np.int64)
     assert not spin.spin_while(flag, 0, 1000)           # unchanged: the rounds run out
-    writer = threading.Timer(0.01, lambda: flag.__setitem__(0, 7))
+    writer = threading.Timer(0.01, lambda: spin.publish(flag, 7))
     writer.start()
     assert spin.spin_while(flag, 0, 10**12)             # returns once the write lands
     writer.join()

@@ -24,8 +24,8 @@ float32, median of 7 runs, in ms, over three sessions while other test suites we
     (32, 11, 11, 64)    0.11 - 0.17    16 - 40
 
 So the kernels are serial, and `nogil`: inside fit / evaluate / predict the max-pooling
-wrappers below hand chunks of images to `scratchnet.threads.run_split`, whose threads never
-spin and which gives up splitting while another process holds the other core. Pooling is a
+wrappers below hand chunks of images to `scratchnet.threads.run_split`, whose threads wait
+at no barrier and which gives up splitting while another process holds the other core. Pooling is a
 few hundred microseconds of memory-bound work; for comparison, TensorFlow's own MaxPool +
 MaxPoolGrad (tf.function, float32) took 0.76 ms and 0.50 ms on the same shapes when the
 machine was quiet.

@@ -27,6 +27,26 @@ def load_acquire(typingctx, flag):
     return signature, codegen
 
 
+@intrinsic
+def store_release(typingctx, flag, value):
+    """flag[0] = value for an int64 array, written atomically (release ordering): whatever
+    this thread wrote before is visible to a thread that load_acquire()s the new value."""
+    signature = types.void(flag, types.int64)
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        builder.store_atomic(args[1], array.data, "release", 8)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@njit(cache=True, nogil=True)
+def publish(flag, value):
+    """flag[0] = value, after everything this thread wrote before (store_release)."""
+    store_release(flag, value)
+
+
 @njit(cache=True, nogil=True)
 def spin_while(flag, value, rounds):
     """Re-read flag[0] while it equals `value`, at most `rounds` times (about 0.5 ns each);

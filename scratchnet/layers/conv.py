@@ -182,6 +182,12 @@ class Conv2D(Conv2DFastPaths, Layer):
         if not (isinstance(layer, MaxPooling2D) and self._infers_in_chunks()
                 and layer.dtype in (None, self.dtype) and self.kernel is not None):
             return False
+        # a subclass that overrides forward or backward of either layer must see its own
+        # code run: no fusion then
+        if any(getattr(type(obj), name) is not getattr(base, name)
+               for obj, base in ((self, Conv2D), (layer, MaxPooling2D))
+               for name in ("forward", "backward")):
+            return False
         return not training or not conv_fast.direct_one_channel(
             self.kernel.shape, self.strides, self.dilation_rate)
 
@@ -220,6 +226,9 @@ class Conv2D(Conv2DFastPaths, Layer):
 
     def logits(self):
         """z = conv(x, w) + b of the last forward pass: what a fused crossentropy differentiates."""
+        if self._pool_sends_dz:
+            raise RuntimeError(f"Conv2D {self.name!r}: its last training pass ran fused with "
+                               f"the MaxPooling2D after it, which keeps no z")
         self._ensure_saved()
         return self._z
 
