@@ -357,7 +357,8 @@ def _start_helpers(count):
     with _lock:
         if not _spin_rounds:             # how many spin rounds make SPIN_S on this machine
             flag, rounds = np.zeros(1, np.int64), 200_000
-            spin.spin_while(flag, 0, 10)                 # compiled / loaded from the cache
+            spin.spin_while(flag, 0, 10)       # compiled / loaded from the cache here, on
+            spin.publish(flag, 0)              # one thread, before any helper needs them
             start = time.perf_counter()
             spin.spin_while(flag, 0, rounds)
             per_round = max(time.perf_counter() - start, 1e-9) / rounds
