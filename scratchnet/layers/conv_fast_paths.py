@@ -135,15 +135,15 @@ class Conv2DFastPaths:
         pieces = self._pieces(n, rows, depth + (filters if pool is not None else 0), x.dtype)
         per_chunk = -(-n // pieces)
 
-        def buffer(name, shape):
-            return self._thread_buffer(name, shape, x.dtype)
+        def new_cols(shape, dtype):
+            return conv_fast.new_cols(*shape, dtype, kshape[2])
 
         def chunk(start, stop, _):
             count = stop - start
             if pool is None:
                 y4 = y[start:stop]
             else:
-                y4 = buffer("y", (per_chunk, ho, wo, filters))[:count]
+                y4 = self._thread_buffer("y", (per_chunk, ho, wo, filters), x.dtype)[:count]
             if direct:
                 conv_fast.one_channel_chunk(x3[start:stop], self.kernel, bias, self.use_bias,
                                             relu, pads, False, y4, y4)
@@ -151,11 +151,9 @@ class Conv2DFastPaths:
                 y2 = y4.reshape(count * rows, filters)
                 if pointwise:
                     cols = x3[start:stop].reshape(count * rows, depth)
-                elif conv_fast.cols_transposed(kshape[2]):           # see new_cols
-                    cols = buffer("cols_t", (depth, per_chunk * rows))[:, :count * rows].T
-                    conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
-                else:
-                    cols = buffer("cols", (per_chunk * rows, depth))[:count * rows]
+                else:                    # laid out as new_cols lays out im2col matrices
+                    cols = self._thread_buffer("cols", (per_chunk * rows, depth), x.dtype,
+                                               make=new_cols)[:count * rows]
                     conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
                 np.matmul(cols, w2, out=y2)
                 if relu or self.use_bias:
@@ -221,15 +219,16 @@ class Conv2DFastPaths:
         pool._ran_fused(y_shape, argmax)
         return out
 
-    def _thread_buffer(self, name, shape, dtype):
+    def _thread_buffer(self, name, shape, dtype, make=np.empty):
         """The calling thread's scratch array `name` (at least `shape`, grown when too small;
-        its first shape[0] rows): chunks on different threads never share one."""
+        its first shape[0] rows), made by make(shape, dtype): chunks on different threads
+        never share one."""
         scratch = self.__dict__.setdefault("_chunk_scratch", {})
         key = (threading.get_ident(), name)
         buf = scratch.get(key)
         if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) \
                 or buf.dtype != dtype:
-            buf = scratch[key] = np.empty(shape, dtype)
+            buf = scratch[key] = make(shape, dtype)
         return buf[:shape[0]]
 
     def _pieces(self, n, rows, depth, dtype, backward=False):
