@@ -1,19 +1,26 @@
-"""scratchnet <-> tf.keras: the same Sequential model on both sides.
+"""scratchnet <-> tf.keras: the same model on both sides, of every kind.
 
-`to_keras(model)` builds the tf.keras twin of a scratchnet Sequential:
+`to_keras(model)` builds the tf.keras twin of a scratchnet model:
 
-* the same layers in the same order (Dense, Flatten, Activation, ReLU, Softmax, Conv2D,
-  MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D) with the same
-  configuration (units / filters, kernel_size, strides, padding, dilation_rate, pool_size,
-  keepdims, activation names, use_bias, initializer names, ReLU's max_value; data_format is
-  always channels_last) and the same layer and model names;
+* a Sequential becomes a keras.Sequential of the same layers; a Functional model a
+  keras.Model of the same graph (every layer call, shared layers shared, arithmetic on
+  tensors as keras.ops, nested models as nested twins); a subclassed model a Functional
+  keras.Model of the graph its `call` traces (one forward pass on zeros, recorded on the
+  tape: the same layers called in the same way);
+* the same layers (Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D,
+  AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Add, Subtract, Multiply,
+  Average, Maximum, Minimum, Concatenate, Reshape, Permute, ZeroPadding2D, Cropping2D,
+  UpSampling2D) with the same configuration (units / filters, kernel_size, strides, padding,
+  dilation_rate, pool_size, keepdims, activation names, use_bias, initializer names, ReLU's
+  max_value, axes, shapes; data_format is always channels_last) and the same layer and model
+  names;
 * the same dtype: every Keras layer (and the Input) gets `dtype=model.dtype`, so a float64
   scratchnet model becomes a float64 Keras model whatever `keras.backend.floatx()` is;
-* the same weights (`set_weights`), built under `reference.device()`;
+* the same weights (set layer by layer), built under `reference.device()`;
 * compiled the same way when the scratchnet model is compiled: the optimizer rebuilt from
   `optimizer.get_config()` (a legacy `decay` becomes `InverseTimeDecay(lr, decay_steps=1,
-  decay_rate=decay)`, see `keras_optimizer` for float64), the loss with its `from_logits`,
-  the metrics under the names given.
+  decay_rate=decay)`, see `keras_optimizer` for float64), the loss(es) with `from_logits`,
+  the loss weights, the metrics under the names given.
 
 Keras creates its loss tracker and metric accumulators in `keras.backend.floatx()` (when
 `compile`/`fit` run), not in the layers' dtype; for History values to agree with a float64
@@ -27,9 +34,10 @@ results in the last bits. On CPU an XLA twin still agrees with scratchnet to ~1e
 (tests/test_model_parity.py checks one model), but the reference should not depend on what
 the compiler fuses on a given machine. Pass `jit_compile=True` or 'auto' to choose otherwise.
 
-`from_keras(keras_model)` goes the other way: a Keras Sequential of supported layers becomes
-a scratchnet Sequential with the same names, dtype and weights, compiled the same way if the
-Keras model is compiled. Any other layer raises a ValueError naming it.
+`from_keras(keras_model)` goes the other way: a Keras Sequential or Functional model of
+supported layers becomes a scratchnet one with the same graph, names, dtype and weights,
+compiled the same way if the Keras model is compiled. Any other layer raises a ValueError
+naming it.
 """
 import contextlib
 import warnings
@@ -43,7 +51,10 @@ from scratchnet import layers as sn_layers
 from scratchnet import losses as sn_losses
 from scratchnet import metrics as sn_metrics
 from scratchnet import optimizers as sn_optimizers
-from scratchnet.models import Sequential
+from scratchnet.engine import symbolic as sn_symbolic
+from scratchnet.engine.ops import Operation as SnOperation
+from scratchnet.engine.tape import Tape as SnTape
+from scratchnet.models import Functional, Model, Sequential
 from reference.device import device, tensorflow
 
 # ---------------------------------------------------------------------------------- helpers
@@ -98,7 +109,10 @@ _METRIC_CLASSES = {
 }
 _ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
 _SUPPORTED = ("Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D, "
-              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D")
+              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Add, Subtract, "
+              "Multiply, Average, Maximum, Minimum, Concatenate, Reshape, Permute, "
+              "ZeroPadding2D, Cropping2D, UpSampling2D, InputLayer, nested models")
+_MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 
 # ---------------------------------------------------------------------------------- to_keras
 
@@ -154,6 +168,21 @@ def _keras_layer(keras, layer, dtype):
     if kind in (sn_layers.GlobalAveragePooling2D, sn_layers.GlobalMaxPooling2D):
         return getattr(keras.layers, kind.__name__)(
             data_format="channels_last", keepdims=layer.keepdims, **common)
+    if kind.__name__ in _MERGES and kind is getattr(sn_layers, kind.__name__):
+        return getattr(keras.layers, kind.__name__)(**common)
+    if kind is sn_layers.Concatenate:
+        return keras.layers.Concatenate(axis=layer.axis, **common)
+    if kind is sn_layers.Reshape:
+        return keras.layers.Reshape(layer.target_shape, **common)
+    if kind is sn_layers.Permute:
+        return keras.layers.Permute(layer.dims, **common)
+    if kind is sn_layers.ZeroPadding2D:
+        return keras.layers.ZeroPadding2D(layer.padding, data_format="channels_last", **common)
+    if kind is sn_layers.Cropping2D:
+        return keras.layers.Cropping2D(layer.cropping, data_format="channels_last", **common)
+    if kind is sn_layers.UpSampling2D:
+        return keras.layers.UpSampling2D(layer.size, data_format="channels_last",
+                                         interpolation=layer.interpolation, **common)
     raise ValueError(f"to_keras: layer {layer.name!r} of type {kind.__name__} is not supported "
                      f"(supported: {_SUPPORTED})")
 
@@ -205,10 +234,145 @@ def _keras_metric(keras, metric):
     return getattr(keras.metrics, cls_name)(name=metric.name)
 
 
+def _keras_op(keras, op, operands):
+    """A scratchnet arithmetic operation (engine/ops.py) as the keras.ops call."""
+    args = list(operands)
+    for position, value in sorted(op.constants.items()):
+        args.insert(position, value)
+    if op.kind == "negative":
+        return keras.ops.negative(args[0])
+    if op.kind == "getitem":
+        return args[0][op.key]
+    return getattr(keras.ops, op.kind)(args[0], args[1])
+
+
+class _Twins:
+    """The Keras twin of each scratchnet layer (made once: a shared layer stays shared)."""
+
+    def __init__(self, keras, dtype):
+        self.keras, self.dtype, self.twins = keras, dtype, {}
+
+    def call(self, layer, inputs):
+        """The twin of `layer` applied to Keras tensors (a list for merge layers)."""
+        if isinstance(layer, SnOperation):
+            return _keras_op(self.keras, layer, inputs)
+        twin = self.twins.get(id(layer))
+        if twin is None:
+            twin = self.twins[id(layer)] = (
+                _keras_model(self.keras, layer, self.dtype, self) if isinstance(layer, Model)
+                else _keras_layer(self.keras, layer, layer.dtype or self.dtype))
+        return twin(inputs if layer._takes_list() else inputs[0])
+
+    def copy_weights(self, model):
+        for layer in _leaf_layers(model):
+            twin = self.twins.get(id(layer))
+            if twin is not None and layer.weights:
+                twin.set_weights(layer.get_weights())
+
+
+def _leaf_layers(model):
+    found = []
+    for layer in model.layers:
+        found += _leaf_layers(layer) if isinstance(layer, Model) else [layer]
+    return found
+
+
+def _keras_inputs(keras, tensors, dtype):
+    return [keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype or dtype, name=x.name,
+                        batch_size=x.shape[0]) for x in tensors]
+
+
+def _keras_graph(keras, graph, dtype, twins):
+    """(Keras inputs, outputs) of a scratchnet graph (models/functional.py's GraphData)."""
+    inputs = _keras_inputs(keras, graph.inputs, dtype)
+    mapped = {id(x): k for x, k in zip(graph.inputs, inputs)}
+    for depth in sorted(graph.nodes_by_depth, reverse=True):
+        for node in graph.nodes_by_depth[depth]:
+            if node.is_input:
+                continue
+            out = twins.call(node.layer, [mapped[id(x)] for x in node.input_tensors])
+            for x, k in zip(node.outputs, out if node.multi else [out]):
+                mapped[id(x)] = k
+    return inputs, [mapped[id(x)] for x in graph.outputs]
+
+
+def _keras_traced(keras, model, dtype, twins):
+    """(Keras inputs, outputs) of the graph a subclassed model's `call` traces."""
+    if model._traced_shapes is None:
+        raise ValueError(f"to_keras: the subclassed model {model.name!r} has not run yet; "
+                         "build it first (model.build(input_shape), or call it on data)")
+    shapes = model._traced_shapes["inputs"]
+    xs = [np.zeros((1,) + tuple(s[1:]), dtype) for s in shapes]
+    tape = SnTape(model.name, record=True)
+    out_ids, _ = model._trace_call(tape, xs, training=False, inputs_need_grad=True)
+    inputs = [keras.Input(shape=tuple(s[1:]), dtype=dtype) for s in shapes]
+    mapped = dict(zip(range(len(xs)), inputs))
+    for layer, ids, outs, *_ in tape.entries:
+        for i in ids:
+            if i not in mapped:                   # a constant the call used
+                mapped[i] = keras.ops.convert_to_tensor(tape.values[i])
+        out = twins.call(layer, [mapped[i] for i in ids])
+        for i, k in zip(outs, out if isinstance(out, (list, tuple)) else [out]):
+            mapped[i] = k
+    return inputs, [mapped[i] for i in out_ids]
+
+
+def _keras_model(keras, model, dtype, twins):
+    """The Keras twin of a scratchnet model (uncompiled, weights not yet copied)."""
+    if isinstance(model, Sequential):
+        parts = []
+        if model.built:
+            parts.append(keras.Input(shape=tuple(model.input_shape[1:]), dtype=dtype))
+        for layer in model.layers:
+            twin = (_keras_model(keras, layer, dtype, twins) if isinstance(layer, Model)
+                    else _keras_layer(keras, layer, layer.dtype or dtype))
+            twins.twins[id(layer)] = twin
+            parts.append(twin)
+        return keras.Sequential(parts, name=model.name)
+    if model._graph is not None:
+        inputs, outputs = _keras_graph(keras, model._graph, dtype, twins)
+        structure = model._graph.output_struct
+    else:
+        inputs, outputs = _keras_traced(keras, model, dtype, twins)
+        structure = outputs if model._returns_list() else outputs[0]
+    if isinstance(structure, (list, tuple)):
+        outputs = list(outputs)
+    elif len(outputs) == 1:
+        outputs = outputs[0]
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=model.name)
+
+
+def _keras_compile_args(keras, model, dtype):
+    loss, loss_weights, metrics = model._compile_args
+
+    def one_loss(item):
+        return None if item is None else keras_loss(sn_losses.get(item), dtype)
+
+    def metric_list(items):
+        return None if items is None else [_keras_metric(keras, m) for m in
+                                           (items if isinstance(items, (list, tuple))
+                                            else [items])]
+
+    if isinstance(loss, dict):
+        k_loss = {name: one_loss(v) for name, v in loss.items()}
+    elif isinstance(loss, (list, tuple)):
+        k_loss = [one_loss(v) for v in loss]
+    else:
+        k_loss = one_loss(loss)
+    if isinstance(metrics, dict):
+        k_metrics = {name: metric_list(v) for name, v in metrics.items()}
+    elif isinstance(metrics, (list, tuple)) and any(isinstance(m, (list, tuple))
+                                                    for m in metrics):
+        k_metrics = [metric_list(m) or [] for m in metrics]
+    else:
+        k_metrics = metric_list(metrics) or None
+    return {"loss": k_loss, "loss_weights": loss_weights, "metrics": k_metrics}
+
+
 def to_keras(model, jit_compile=False):
-    """The tf.keras twin of a scratchnet Sequential (see the module docstring)."""
-    if not isinstance(model, Sequential):
-        raise TypeError(f"to_keras: expected a scratchnet Sequential, received {model!r}")
+    """The tf.keras twin of a scratchnet model (see the module docstring)."""
+    if not isinstance(model, Model):
+        raise TypeError(f"to_keras: expected a scratchnet model, received {model!r}")
     tf, keras = tensorflow(), _keras()
     dtype = model.dtype or sn_backend.floatx()
     if model.compiled and keras.backend.floatx() != dtype:
@@ -217,18 +381,13 @@ def to_keras(model, jit_compile=False):
             f"{keras.backend.floatx()!r}: Keras's loss and metric accumulators will use the "
             "latter (wrap the work in reference.floatx_scope(model.dtype))")
     with tf.device(device()):
-        parts = []
+        twins = _Twins(keras, dtype)
+        twin = _keras_model(keras, model, dtype, twins)
         if model.built:
-            parts.append(keras.Input(shape=tuple(model.input_shape[1:]), dtype=dtype))
-        parts += [_keras_layer(keras, layer, dtype) for layer in model.layers]
-        twin = keras.Sequential(parts, name=model.name)
-        if model.built:
-            twin.set_weights(model.get_weights())
+            twins.copy_weights(model)
         if model.compiled:
             twin.compile(optimizer=keras_optimizer(model.optimizer, dtype),
-                         loss=keras_loss(model.loss, dtype),
-                         metrics=[_keras_metric(keras, m) for m in model._metric_ids] or None,
-                         jit_compile=jit_compile)
+                         jit_compile=jit_compile, **_keras_compile_args(keras, model, dtype))
     return twin
 
 # ---------------------------------------------------------------------------------- from_keras
@@ -312,6 +471,22 @@ def _sn_layer(keras, layer):
                              "are supported")
         max_value = None if layer.max_value is None else float(layer.max_value)
         return sn_layers.ReLU(max_value=max_value, **common)
+    if kind in _MERGES:
+        return getattr(sn_layers, kind)(**common)
+    if kind == "Concatenate":
+        return sn_layers.Concatenate(axis=layer.axis, **common)
+    if kind == "Reshape":
+        return sn_layers.Reshape(tuple(layer.target_shape), **common)
+    if kind == "Permute":
+        return sn_layers.Permute(tuple(layer.dims), **common)
+    if kind in ("ZeroPadding2D", "Cropping2D", "UpSampling2D"):
+        _check_channels_last(layer, where)
+        if kind == "ZeroPadding2D":
+            return sn_layers.ZeroPadding2D(tuple(map(tuple, layer.padding)), **common)
+        if kind == "Cropping2D":
+            return sn_layers.Cropping2D(tuple(map(tuple, layer.cropping)), **common)
+        return sn_layers.UpSampling2D(tuple(layer.size), interpolation=layer.interpolation,
+                                      **common)
     raise ValueError(f"from_keras: {where} is not supported (supported: {_SUPPORTED})")
 
 
@@ -380,34 +555,127 @@ def _sn_metric(metric):
     raise ValueError(f"from_keras: metric {metric!r} is not supported")
 
 
+def _sn_graph(keras, keras_model, made):
+    """(scratchnet inputs, outputs) of a Keras Functional model's graph."""
+    inputs = []
+    mapped = {}
+    for k in keras_model.inputs:
+        layer = k._keras_history[0]
+        x = sn_layers.Input(shape=tuple(k.shape[1:]), dtype=_dtype_name(layer), name=layer.name,
+                            batch_size=k.shape[0])
+        mapped[id(k)] = x
+        inputs.append(x)
+    for depth in sorted(keras_model._nodes_by_depth, reverse=True):
+        for node in keras_model._nodes_by_depth[depth]:
+            op = node.operation
+            if node.is_input or type(op).__name__ == "InputLayer":
+                continue
+            if not isinstance(op, keras.layers.Layer):      # x + y, x * 2, x[:, 1:] ...
+                out = _sn_op(op, node, mapped)
+            else:
+                layer = made.get(id(op))
+                if layer is None:
+                    layer = made[id(op)] = _sn_model_or_layer(keras, op, made)
+                args = [mapped[id(t)] for t in node.input_tensors]
+                out = layer(args if layer._takes_list() else args[0])
+            for t, x in zip(node.outputs, out if isinstance(out, list) else [out]):
+                mapped[id(t)] = x
+    return inputs, [mapped[id(t)] for t in keras_model.outputs]
+
+
+_KERAS_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply",
+              "Divide": "divide", "TrueDivide": "divide", "Negative": "negative",
+              "GetItem": "getitem"}
+
+
+def _sn_op(op, node, mapped):
+    """A Keras op node (arithmetic on tensors) as the scratchnet operation on its tensors."""
+    kind = _KERAS_OPS.get(type(op).__name__)
+    if kind is None:
+        raise ValueError(f"from_keras: the operation {op.name!r} ({type(op).__name__}) is not "
+                         f"supported (supported: {sorted(_KERAS_OPS)})")
+    args = list(node.arguments.args)
+    if kind == "getitem":
+        return mapped[id(args[0])][args[1]]
+    if kind == "negative":
+        return -mapped[id(args[0])]
+    a, b = (mapped[id(v)] if id(v) in mapped else np.asarray(v) for v in args[:2])
+    return {"add": lambda: a + b, "subtract": lambda: a - b, "multiply": lambda: a * b,
+            "divide": lambda: a / b}[kind]()
+
+
+def _sn_model_or_layer(keras, op, made):
+    if isinstance(op, keras.Model):
+        return _sn_model(keras, op, made)
+    return _sn_layer(keras, op)
+
+
+def _sn_model(keras, keras_model, made):
+    if isinstance(keras_model, keras.Sequential):
+        layers = list(keras_model.layers)
+        dtypes = {_dtype_name(layer) for layer in layers}
+        if len(dtypes) > 1:
+            raise ValueError(f"from_keras: layers mix dtypes {sorted(dtypes)}; scratchnet "
+                             "models have one dtype")
+        model = Sequential(name=keras_model.name)
+        model.dtype = dtypes.pop() if dtypes else keras.backend.floatx()
+        converted = []
+        for layer in layers:
+            sn_layer = made[id(layer)] = _sn_model_or_layer(keras, layer, made)
+            converted.append(sn_layer)
+        try:
+            input_shape = keras_model.input_shape if keras_model.built else None
+        except (AttributeError, ValueError):
+            input_shape = None
+        if input_shape is not None:
+            model.add(sn_layers.InputLayer(shape=tuple(input_shape[1:]), dtype=model.dtype))
+        for layer in converted:
+            model.add(layer)
+        return model
+    if type(keras_model).__name__ != "Functional":
+        raise ValueError(f"from_keras: {type(keras_model).__name__} {keras_model.name!r} is a "
+                         "subclassed Keras model: only Sequential and Functional models can be "
+                         "converted")
+    inputs, outputs = _sn_graph(keras, keras_model, made)
+    out_struct = keras_model.output
+    return Functional(inputs if len(inputs) > 1 else inputs[0],
+                      outputs if isinstance(out_struct, (list, tuple)) else outputs[0],
+                      name=keras_model.name)
+
+
 def from_keras(keras_model):
-    """The scratchnet Sequential equivalent of a Keras Sequential (see the module docstring)."""
+    """The scratchnet model equivalent of a Keras Sequential or Functional model (see the
+    module docstring)."""
     keras = _keras()
-    if not isinstance(keras_model, keras.Sequential):
-        raise TypeError(f"from_keras: expected a keras.Sequential, received {keras_model!r}")
-    layers = list(keras_model.layers)
-    dtypes = {_dtype_name(layer) for layer in layers}
-    if len(dtypes) > 1:
-        raise ValueError(f"from_keras: layers mix dtypes {sorted(dtypes)}; scratchnet models "
-                         "have one dtype")
-    model = Sequential(name=keras_model.name)
-    model.dtype = dtypes.pop() if dtypes else keras.backend.floatx()
-    converted = [_sn_layer(keras, layer) for layer in layers]
-    try:
-        input_shape = keras_model.input_shape if keras_model.built else None
-    except (AttributeError, ValueError):
-        input_shape = None
-    if input_shape is not None:
-        model.add(sn_layers.InputLayer(shape=tuple(input_shape[1:]), dtype=model.dtype))
-    for layer in converted:
-        model.add(layer)
+    if not isinstance(keras_model, keras.Model):
+        raise TypeError(f"from_keras: expected a keras Model, received {keras_model!r}")
+    made = {}
+    model = _sn_model(keras, keras_model, made)
     if model.built:
-        model.set_weights([np.asarray(w, dtype=model.dtype) for w in keras_model.get_weights()])
+        for op_id, layer in made.items():
+            if isinstance(layer, Model) or not layer.weights:
+                continue
+            source = next(op for op in _keras_leaf_layers(keras, keras_model)
+                          if id(op) == op_id)
+            layer.set_weights([np.asarray(w, dtype=layer.dtype) for w in source.get_weights()])
     if getattr(keras_model, "compiled", False) and keras_model.optimizer is not None:
         loss = keras_model.loss
         metrics = getattr(keras_model, "_compile_metrics", None)
         names = list(getattr(metrics, "_user_metrics", None) or []) if metrics else []
-        model.compile(optimizer=_sn_optimizer(keras, keras_model.optimizer),
-                      loss=_sn_loss(keras, loss),
+        if isinstance(loss, (list, tuple)):
+            sn_loss = [None if item is None else _sn_loss(keras, item) for item in loss]
+        elif isinstance(loss, dict):
+            sn_loss = {k: None if v is None else _sn_loss(keras, v) for k, v in loss.items()}
+        else:
+            sn_loss = _sn_loss(keras, loss)
+        model.compile(optimizer=_sn_optimizer(keras, keras_model.optimizer), loss=sn_loss,
                       metrics=[_sn_metric(m) for m in names] or None)
     return model
+
+
+def _keras_leaf_layers(keras, keras_model):
+    found = []
+    for layer in keras_model.layers:
+        found += (_keras_leaf_layers(keras, layer) if isinstance(layer, keras.Model)
+                  else [layer])
+    return found

@@ -7,12 +7,21 @@ Lecture code runs with only the import swapped:
                                  tf.keras.layers.Dense(128, activation=tf.nn.relu),
                                  tf.keras.layers.Dense(10, activation=tf.nn.softmax)])
 
-or `from scratchnet import keras` / `import scratchnet.keras as keras`.
+or `from scratchnet import keras`, `from scratchnet.keras.layers import Dense`, ... (every
+`tensorflow.keras` path has its `scratchnet.keras` twin). Besides `tf.keras` and `tf.nn`, the
+few TensorFlow names lecture code uses around its models are here as thin NumPy aliases
+(scratchnet/basics.py): tf.float32 & co., tf.newaxis, tf.cast, tf.constant,
+tf.convert_to_tensor; tf.random.set_seed (TF1: tf.set_random_seed), tf.optimizers,
+tf.losses, TF1's tf.train.AdamOptimizer.
 """
 from scratchnet import (activations, backend, callbacks, initializers, layers, losses, metrics,
-                        models, nn, optimizers, utils)
+                        models, nn, optimizers, random, train, utils)
+from scratchnet.basics import (bool_, cast, constant, convert_to_tensor, float16, float32,
+                               float64, int8, int16, int32, int64, newaxis, uint8)
 from scratchnet.layers import Input
 from scratchnet.models import Model, Sequential
+
+set_random_seed = random.set_seed       # TF1's tf.set_random_seed
 
 __version__ = "0.1.0"
 
@@ -26,6 +35,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-           "initializers", "keras", "layers", "losses", "metrics", "models", "nn", "optimizers",
-           "utils"]
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "bool_", "callbacks",
+           "cast", "constant", "convert_to_tensor", "datasets", "float16", "float32", "float64",
+           "initializers", "int16", "int32", "int64", "int8", "keras", "layers", "losses",
+           "metrics", "models", "newaxis", "nn", "optimizers", "random", "set_random_seed",
+           "train", "uint8", "utils"]

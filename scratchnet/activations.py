@@ -131,3 +131,6 @@ def get(identifier):
 
 def serialize(activation):
     return activation.name
+
+__all__ = ["ActivationFunction", "Linear", "Relu", "Sigmoid", "Tanh", "Softmax", "linear",
+           "relu", "sigmoid", "tanh", "softmax", "get", "serialize"]

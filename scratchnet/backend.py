@@ -47,3 +47,5 @@ def set_random_seed(seed):
 def rng():
     """The generator all of scratchnet draws from."""
     return _rng
+
+__all__ = ["floatx", "set_floatx", "epsilon", "set_random_seed", "rng"]

@@ -180,3 +180,5 @@ def _format_step_time(seconds):
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.0f}ms/step"
     return f"{seconds * 1e6:.0f}us/step"
+
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]

@@ -166,3 +166,6 @@ def name_of(initializer):
 def _snake(name):
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return out
+
+__all__ = ["Initializer", "Zeros", "Ones", "RandomUniform", "RandomNormal", "VarianceScaling",
+           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "get"]

@@ -261,3 +261,7 @@ mean_squared_error = mse = _functional(MeanSquaredError)
 binary_crossentropy = _functional(BinaryCrossentropy)
 categorical_crossentropy = _functional(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _functional(SparseCategoricalCrossentropy)
+
+__all__ = ["Loss", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
+           "SparseCategoricalCrossentropy", "get", "mean_squared_error", "mse",
+           "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]

@@ -154,3 +154,6 @@ def validate_name(identifier):
         get(identifier)
     elif not isinstance(identifier, str):
         get(identifier)
+
+__all__ = ["Metric", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+           "MeanAbsoluteError", "MeanSquaredError", "Mean", "get"]

@@ -5,7 +5,7 @@ Lecture: the university course (a ReLU layer applied to conv outputs); same math
 
     y = f(x)          dL/dx = f'(x) * dL/dy   (softmax: y * (dy - sum(dy * y)))
 
-Shapes: y and dL/dx have the shape of x.
+Shapes: y and dL/dx have the shape of x. The cache of a call is (x, y) (ReLU: x).
 """
 import numpy as np
 
@@ -20,16 +20,16 @@ class Activation(Layer):
 
     def forward(self, x, training=False):
         y = self.activation(x)
-        self._x, self._y = x, y
-        return y
+        return y, (x, y)
 
-    def backward(self, dy, need_input_grad=True):
-        return self.activation.backward(self._x, self._y, dy)
+    def backward(self, dy, cache, need_input_grad=True):
+        x, y = cache
+        return self.activation.backward(x, y, dy)
 
-    def logits(self):
-        return self._x
+    def logits(self, cache):
+        return cache[0]
 
-    def backward_from_logits(self, dz, need_input_grad=True):
+    def backward_from_logits(self, dz, cache, need_input_grad=True):
         return dz  # the loss already differentiated through this activation
 
     def get_config(self):
@@ -72,19 +72,19 @@ class ReLU(Layer):
         self.max_value = max_value
 
     def forward(self, x, training=False):
-        self._x = x
         y = np.maximum(x, 0, dtype=x.dtype)
         if self.max_value is not None:
             np.minimum(y, self.max_value, out=y)
-        return y
+        return y, x
 
-    def backward(self, dy, need_input_grad=True):
-        passes = self._x > 0
+    def backward(self, dy, cache, need_input_grad=True):
+        x = cache
+        passes = x > 0
         if self.max_value is not None:
             if self.max_value == 6:
-                passes &= self._x < self.max_value
+                passes &= x < self.max_value
             else:
-                passes &= self._x <= self.max_value
+                passes &= x <= self.max_value
         return dy * passes
 
     def get_config(self):

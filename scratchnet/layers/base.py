@@ -1,20 +1,37 @@
-"""`Layer`: the contract every scratchnet layer follows.
+"""`Layer`: the contract every scratchnet layer follows (CS231n's layers.py is the model).
 
-A layer is two functions and the state they share:
+A layer is two pure functions of its weights:
 
-    y  = layer.forward(x, training)     remembers what backward will need
-    dx = layer.backward(dy)             dy = dL/dy in, dL/dx out; fills layer.grads
+    y, cache = layer.forward(x, training)     cache: what backward will need
+    dx = layer.backward(dy, cache)            dy = dL/dy in, dL/dx out
 
-`layer.grads[i]` is dL/d`layer.trainable_weights[i]` (same shape), which the optimizer reads.
+and nothing about one call is kept on the layer: the cache travels with the call. So one
+layer object can be called twice in a step (a shared layer, one MaxPooling2D used twice in
+LeNet-5's `call`): each call has its own cache, and backward of each call ADDS its share of
+the weight gradients into `layer.grads` (`add_grad`). The engine zeroes them at the start of
+each training step (`zero_grads`); `layer.grads[i]` is then dL/d`layer.trainable_weights[i]`
+summed over every call in the step (None: no gradient reached it), which the optimizer reads.
+Call `zero_grads()` yourself when you run forward/backward by hand more than once.
+
 Shapes follow Keras: the first axis is the batch, and `build(input_shape)` receives the full
 shape with `None` for the batch (e.g. (None, 28, 28)), creating the weights in `floatx()`.
-Calling a layer on an array (`layer(x)`) builds it if needed and runs `forward`.
+
+Calling a layer, `layer(x)`, does one of three things, by what x is:
+
+* a NumPy array (or anything array-like): builds the layer if needed and returns
+  `forward(x)`'s y -- an eager call, as `tf.keras.layers.ReLU()(image)` in the lectures;
+* a symbolic tensor from `Input(...)`: records a call in the graph (engine/symbolic.py) and
+  returns a symbolic output: the Functional API;
+* a tensor traced inside a subclassed model's `call`: runs forward and records the call on
+  the model's tape (engine/tape.py), so training can backpropagate through `call`.
 """
+import functools
 import re
 
 import numpy as np
 
 from scratchnet import backend
+from scratchnet.engine import context, symbolic, workspace
 
 _name_counts = {}
 
@@ -44,10 +61,37 @@ def normalize_shape(shape, what):
     return shape
 
 
+def _batch_shape(shape):
+    """A full shape with None for the batch; a list of them for several inputs."""
+    if isinstance(shape, list):
+        return [_batch_shape(s) for s in shape]
+    return (None,) + tuple(None if d is None else int(d) for d in tuple(shape)[1:])
+
+
+def _wrap_build(build):
+    """Every subclass's `build` runs through this: it also marks the layer built, records
+    the shapes and makes room for the gradients (as Keras's build wrapper does), so a direct
+    `layer.build((None, 4))` builds the layer completely."""
+    @functools.wraps(build)
+    def wrapper(self, input_shape):
+        if self.dtype is None:
+            self.dtype = backend.floatx()
+        shape = _batch_shape(input_shape)
+        build(self, shape)
+        self._finish_build(shape)
+
+    wrapper._wraps_build = True
+    return wrapper
+
+
 class Layer:
-    # True only while a Sequential model hands this layer's result straight to the next layer
-    # (forward) or to the previous one (backward): see `_result_array`.
-    _scratch_results = False
+    _is_op = False          # True for the arithmetic operations of engine/ops.py
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_wraps_build", False):
+            cls.build = _wrap_build(build)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, **unknown):
@@ -55,8 +99,10 @@ class Layer:
             raise TypeError(
                 f"{type(self).__name__}: unknown keyword argument(s) {sorted(unknown)}"
             )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, received {name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self.dtype = np.dtype(dtype).name if dtype is not None else None
         # What the user declared about the input (Keras's input_shape / input_dim).
         if input_dim is not None:
@@ -68,41 +114,95 @@ class Layer:
             if input_shape is not None else None
         )
         self.built = False
-        self.input_shape = None   # full shapes, batch as None, set by build
-        self.output_shape = None
+        self._build_input_shape = None      # full shapes, batch as None, set by build
+        self._build_output_shape = None
         self._trainable_weights = []
         self._non_trainable_weights = []
-        self.grads = []
+        self._grads = []
+        self._inbound_nodes = []            # one per symbolic call (engine/symbolic.py)
 
     # ---- building -------------------------------------------------------------------
     def build(self, input_shape):
         """Create weights for inputs of `input_shape` (batch dim None). Default: none."""
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+
+    def _finish_build(self, input_shape):
+        self._build_input_shape = input_shape
+        self._build_output_shape = self.compute_output_shape(input_shape)
+        self.built = True
+        self._grads = [None] * len(self._trainable_weights)
 
     def ensure_built(self, input_shape):
-        input_shape = (None,) + tuple(input_shape[1:])
+        """Build for inputs of this shape (batch first) unless built; the output shape."""
+        input_shape = _batch_shape(input_shape)
         if not self.built:
             if self.dtype is None:
                 self.dtype = backend.floatx()
             self.build(input_shape)
-            self.input_shape = input_shape
-            self.output_shape = tuple(self.compute_output_shape(input_shape))
-            self.built = True
-            self.grads = [np.zeros_like(w) for w in self._trainable_weights]
-        return self.output_shape
+            if not self.built:          # a subclass whose build skipped the wrapper
+                self._finish_build(input_shape)
+        return self.compute_output_shape(input_shape)
 
-    def add_weight(self, shape, initializer, trainable=True):
-        value = np.ascontiguousarray(initializer(tuple(shape), self.dtype), dtype=self.dtype)
-        if value.shape != tuple(shape):
+    def add_weight(self, shape=None, initializer="glorot_uniform", trainable=True, name=None,
+                   dtype=None):
+        from scratchnet import initializers
+
+        shape = tuple(shape or ())
+        dtype = np.dtype(dtype or self.dtype or backend.floatx()).name
+        initializer = initializers.get(initializer)
+        value = np.ascontiguousarray(initializer(shape, dtype), dtype=dtype)
+        if value.shape != shape:
             raise ValueError(
-                f"{self.name}: initializer returned shape {value.shape}, expected {tuple(shape)}"
+                f"{self.name}: initializer returned shape {value.shape}, expected {shape}"
             )
         (self._trainable_weights if trainable else self._non_trainable_weights).append(value)
         return value
 
+    @property
+    def input_shape(self):
+        """The input shape the layer was built for (batch as None)."""
+        if self._build_input_shape is None:
+            raise AttributeError(f"The layer {self.name!r} has never been called and thus "
+                                 "has no defined input shape.")
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        if self._build_output_shape is None:
+            raise AttributeError(f"The layer {self.name!r} has never been called and thus "
+                                 "has no defined output shape.")
+        return self._build_output_shape
+
+    # ---- the graph: Keras's layer.input / layer.output --------------------------------
+    def _node_attribute(self, attr, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name!r} has never been called and thus "
+                                 f"has no defined {what}.")
+        values = getattr(self._inbound_nodes[0], attr)
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a graph (Keras's layer.input)."""
+        return self._node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call in a graph (Keras's layer.output):
+        what `Model(inputs=model.input, outputs=[l.output for l in model.layers])` reads."""
+        return self._node_attribute("outputs", "output")
+
     # ---- weights --------------------------------------------------------------------
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
     @property
     def trainable_weights(self):
         return list(self._trainable_weights) if self.trainable else []
@@ -116,6 +216,14 @@ class Layer:
     @property
     def weights(self):
         return list(self._trainable_weights) + list(self._non_trainable_weights)
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -136,10 +244,30 @@ class Layer:
                     f"Layer {self.name!r}: weight {i} has shape {target.shape}, "
                     f"received an array of shape {value.shape}"
                 )
+        for target, value in zip(current, weights):
             target[...] = value
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
+
+    def _has_trainable_weights(self):
+        return self.trainable and bool(self._trainable_weights)
+
+    # ---- gradients ------------------------------------------------------------------
+    @property
+    def grads(self):
+        """dL/d(trainable weight i), summed over this step's calls (None: none arrived)."""
+        return list(self._grads)
+
+    def zero_grads(self):
+        """Start a new step: no gradient has arrived yet."""
+        self._grads = [None] * len(self._trainable_weights)
+
+    def add_grad(self, i, value):
+        """Add one call's dL/d(weight i) to the step's sum. The first call's array is kept
+        as it is (no copy); a second call makes a new array for the sum."""
+        current = self._grads[i]
+        self._grads[i] = value if current is None else current + value
 
     # ---- computing ------------------------------------------------------------------
     def _require_built(self):
@@ -150,66 +278,151 @@ class Layer:
                 f"weights: call it on an input first (layer(x)), or build(input_shape), or "
                 f"put it in a model")
 
+    def _input_spec(self):
+        """What a built layer needs of its inputs, as Keras's InputSpec: (ndim, {axis: size}),
+        None for no constraint. A layer may be called on other shapes than the one it was
+        built for (a pooling layer used twice), as long as these hold."""
+        return None
+
     def check_input_shape(self, shape):
         """Raise a clear ValueError if a built layer cannot take inputs of `shape`."""
-        expected = self.input_shape
-        if expected is None:
+        spec = self._input_spec() if self.built else None
+        if spec is None:
             return
-        if len(shape) != len(expected) or any(
-            e is not None and e != s for e, s in zip(expected[1:], shape[1:])
-        ):
+        ndim, axes = spec
+        ok = (ndim is None or len(shape) == ndim) and all(
+            -len(shape) <= axis < len(shape) and shape[axis] in (None, size)
+            for axis, size in axes.items())
+        if not ok:
+            expected = self._build_input_shape
             raise ValueError(
                 f"Input of layer {self.name!r} ({type(self).__name__}) is incompatible: "
                 f"expected shape {expected}, received {tuple(shape)}"
             )
 
     def forward(self, x, training=False):
-        raise NotImplementedError
+        """(y, cache) for the input x."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
 
-    def _result_array(self, slot, shape, dtype):
-        """An array for a result (y or dx) of this shape: a fresh one, except while a Sequential
-        model passes the result straight on to the next layer (`_scratch_results`): then a
-        buffer kept in this layer for `slot` and reused call after call (the first rows of it
-        for a smaller last batch).
+    def backward(self, dy, cache, need_input_grad=True):
+        """dL/dx from dL/dy and this call's cache; adds the weight gradients (add_grad)."""
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
 
-        Why: at batch 256 the Coursera CNN's first Conv2D output is 44 MB, above glibc's
-        largest mmap threshold (32 MB), so every fresh array is new pages that the kernel
-        must fault in and zero: np.empty + fill of 44 MB took 5.8 ms, refilling a reused one
-        1.5 ms (2-core dev machine), paid for y, and again for max pooling's dx, every step."""
-        shape = tuple(shape)
-        if not self._scratch_results:
-            return np.empty(shape, dtype)
-        buffers = self.__dict__.setdefault("_result_buffers", {})
-        buf = buffers.get(slot)
-        if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
-                or buf.shape[0] < shape[0]):
-            buf = buffers[slot] = np.empty(shape, dtype)
-        return buf[:shape[0]]
+    def _logits_kind(self):
+        """'softmax' / 'sigmoid' when the layer ends in that activation (a crossentropy
+        after it then starts from `logits(cache)`, see losses.py), else None."""
+        return getattr(getattr(self, "activation", None), "logits_loss_kind", None)
 
-    def backward(self, dy, need_input_grad=True):
-        raise NotImplementedError
+    def logits(self, cache):
+        """z, the input of the final softmax/sigmoid, of the call whose cache this is."""
+        raise NotImplementedError(f"{type(self).__name__} has no logits")
+
+    def backward_from_logits(self, dz, cache, need_input_grad=True):
+        """backward() starting from dL/dz (the loss already went through the activation)."""
+        raise NotImplementedError(f"{type(self).__name__} has no logits")
 
     def fuses_with(self, layer, training=False):
-        """True when this layer can run `layer`, the next one in a Sequential model, inside
-        its own forward pass: then the model calls `forward_fused(x, layer, training)`
-        instead of the two forwards, and the two backward calls as usual (Conv2D +
-        MaxPooling2D does)."""
+        """True when this layer can run `layer` (the only consumer of its output) inside its
+        own forward pass: then the engine calls `forward_fused(x, layer, training)` and
+        `backward_fused` instead of the two layers' (Conv2D + MaxPooling2D does)."""
         return False
 
     def forward_fused(self, x, layer, training=False):
-        """layer.forward(self.forward(x)) in one pass (see `fuses_with`)."""
+        """(layer.forward(self.forward(x)) in one pass, cache) -- see `fuses_with`."""
         raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
 
-    def __call__(self, x, training=False):
-        x = np.asarray(x)
+    def backward_fused(self, dy, cache, layer, need_input_grad=True):
+        raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
+
+    def _output_dtype(self):
+        return self.dtype or backend.floatx()
+
+    # ---- calling --------------------------------------------------------------------
+    def __call__(self, inputs, training=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} {self.name!r}: unexpected keyword "
+                            f"argument(s) {sorted(kwargs)} in the call")
+        from scratchnet.engine import tape
+
+        flat = symbolic.flatten(inputs)
+        if any(isinstance(x, symbolic.KerasTensor) for x in flat):
+            return self._call_symbolic(inputs)
+        traced = tape.tape_of(flat)
+        if traced is not None:
+            if training is None:
+                training = context.training()
+            return traced.call(self, inputs, training)
+        if training is None:
+            training = context.training()
+        return self._call_eager(inputs, training)
+
+    def _call_eager(self, inputs, training):
+        x = self._as_input_arrays(inputs)
+        self.ensure_built(_shapes_of(x))
+        if not isinstance(x, list):
+            self.check_input_shape(x.shape)
+        previous = workspace.activate(None)      # a result the caller keeps: never reused
+        try:
+            y, _ = self.forward(x, training=training)
+        finally:
+            workspace.activate(previous)
+        return y
+
+    def _as_input_arrays(self, inputs):
+        """Array(s) for forward: floats of the layer's dtype (a list for several inputs)."""
+        if isinstance(inputs, (list, tuple)) and self._takes_list():
+            return [self._as_input_arrays(x) for x in inputs]
+        x = np.asarray(inputs)
         if not np.issubdtype(x.dtype, np.floating) or (self.dtype and x.dtype != self.dtype):
             x = x.astype(self.dtype or backend.floatx())
-        self.ensure_built(x.shape)
-        self.check_input_shape(x.shape)
-        return self.forward(x, training=training)
+        return x
+
+    def _takes_list(self):
+        """True for layers whose input is a list of tensors (merge layers)."""
+        return False
+
+    def _call_symbolic(self, inputs):
+        flat = symbolic.flatten(inputs)
+        for x in flat:
+            if not isinstance(x, symbolic.KerasTensor):
+                raise TypeError(
+                    f"Layer {self.name!r}: all inputs of a call on symbolic tensors must be "
+                    f"symbolic tensors (from Input(...)), received {x!r}")
+        if isinstance(inputs, (list, tuple)) and not self._takes_list():
+            if len(flat) != 1:
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) takes one input tensor, "
+                    f"received a list of {len(flat)}: {flat}")
+            inputs = flat[0]
+        if self._takes_list():
+            if not isinstance(inputs, (list, tuple)):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) should be "
+                                 f"called on a list of inputs, received {inputs!r}")
+            shapes = [x.shape for x in flat]
+            structure = "list"
+        else:
+            shapes = inputs.shape
+            structure = "one"
+        if self._is_op:                  # an operation computes in its inputs' dtype
+            self.dtype = flat[0].dtype
+        out_shapes = self.ensure_built(shapes)
+        if structure == "one":
+            self.check_input_shape(shapes)
+        dtype = self._output_dtype()
+        if isinstance(out_shapes, list):
+            outputs = [symbolic.KerasTensor(s, dtype, name=f"{self.name}_{i}")
+                       for i, s in enumerate(out_shapes)]
+        else:
+            outputs = [symbolic.KerasTensor(out_shapes, dtype, name=self.name)]
+        symbolic.Node(self, flat, outputs, structure, multi=isinstance(out_shapes, list))
+        return outputs if isinstance(out_shapes, list) else outputs[0]
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _shapes_of(x):
+    return [a.shape for a in x] if isinstance(x, list) else x.shape

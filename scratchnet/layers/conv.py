@@ -27,20 +27,24 @@ Backward, given dy = dL/dy:
     dx             = every dz[n, p, q, f] w[i, j, c, f] added back onto the input pixel it
                      came from (skipped for the first layer: nothing needs it)
 
+forward returns y and the call's cache (`ConvCache`: x, the paddings, z, y); backward reads
+it and ADDS dw, db to the layer's gradients.
+
 Two implementations live side by side in `scratchnet.kernels`: `conv_naive` spells these sums
 out (loops, NumPy slices), `conv_fast` lays them out as im2col + three BLAS matrix products
 (see its docstring for the measurements behind that). The layer uses the fast one
 (`layer.implementation = "naive"` switches, e.g. to compare), driven chunk by chunk of
 images over the cores by the methods in `layers/conv_fast_paths.py`. At inference the layer
-keeps nothing for backward, and in a Sequential model a MaxPooling2D right after it runs
-inside its pass (`fuses_with`, `forward_fused`), so the full-size output never goes to memory.
+keeps nothing for backward (a backward after it recomputes z), and in a model a MaxPooling2D
+that alone takes its output runs inside its pass (`fuses_with`, `forward_fused`), so the
+full-size output never goes to memory.
 """
 import numpy as np
 
 from scratchnet import activations, initializers
-from scratchnet.kernels import conv_fast, conv_naive
+from scratchnet.kernels import conv_naive
 from scratchnet.layers.base import Layer
-from scratchnet.layers.conv_fast_paths import Conv2DFastPaths
+from scratchnet.layers.conv_fast_paths import Conv2DFastPaths, ConvCache
 from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
                                        paddings)
 
@@ -87,9 +91,6 @@ class Conv2D(Conv2DFastPaths, Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
         self.implementation = "fast"
-        self._cols = self._z_buffer = self._dz_buffer = self._dw_parts = None
-        self._saved, self._direct_trained, self._pool_sends_dz = True, False, False
-        self._out_shape = None
 
     # ---- building -------------------------------------------------------------------
     @property
@@ -136,6 +137,9 @@ class Conv2D(Conv2DFastPaths, Layer):
         ho, wo = self._output_hw(input_shape[1], input_shape[2], input_shape)
         return (input_shape[0], ho, wo, self.filters)
 
+    def _input_spec(self):
+        return 4, {-1: self.kernel.shape[2]}
+
     # ---- computing ------------------------------------------------------------------
     def _prepare(self, x):
         """x as a contiguous (n, H, W, C) array of the layer's dtype, and its paddings."""
@@ -152,109 +156,41 @@ class Conv2D(Conv2DFastPaths, Layer):
 
     def forward(self, x, training=False):
         x, pads = self._prepare(x)
-        self._x, self._pads = x, pads
-        self._pool_sends_dz = False
-        bias = self.bias if self.use_bias else None
         if self._implementation == "naive":
-            self._cols = None
-            z = conv_naive.conv2d_forward(x, self.kernel, bias, self.strides, pads,
-                                          self.dilation_rate)
+            z = conv_naive.conv2d_forward(x, self.kernel, self.bias if self.use_bias else None,
+                                          self.strides, pads, self.dilation_rate)
             y = self.activation(z)
-            self._z, self._y = z, y
-            self._saved = True
-            return y
+            return y, ConvCache(x, pads, z=z, y=y)
         if not training and self._infers_in_chunks():
             return self._infer_fast(x, pads)
         return self._forward_fast(x, pads)
 
-    def _infers_in_chunks(self):
-        """Inference with ReLU or no activation keeps nothing for backward (`_infer_fast`)."""
-        return (self._implementation == "fast"
-                and (self.activation is activations.relu
-                     or self.activation is activations.linear))
+    def logits(self, cache):
+        """z = conv(x, w) + b of the call: what a fused crossentropy differentiates."""
+        self._ensure_saved(cache)
+        return cache.z
 
-    def fuses_with(self, layer, training=False):
-        """True when `layer` (the next one) can run inside this layer's chunk loop
-        (`forward_fused`): a MaxPooling2D of the same dtype after a ReLU / linear Conv2D.
-        Pooling works image by image, so it can pool each chunk of y while that is still in
-        cache. In training, not after the direct one-channel kernel (its dw kernel reads z)."""
-        from scratchnet.layers.pooling import MaxPooling2D
-        if not (isinstance(layer, MaxPooling2D) and self._infers_in_chunks()
-                and layer.dtype in (None, self.dtype) and self.kernel is not None):
-            return False
-        # a subclass that overrides forward or backward of either layer must see its own
-        # code run: no fusion then
-        if any(getattr(type(obj), name) is not getattr(base, name)
-               for obj, base in ((self, Conv2D), (layer, MaxPooling2D))
-               for name in ("forward", "backward")):
-            return False
-        return not training or not conv_fast.direct_one_channel(
-            self.kernel.shape, self.strides, self.dilation_rate)
-
-    def forward_fused(self, x, pool, training=False):
-        """pool.forward(self.forward(x)) in one pass (see `fuses_with`): each chunk of images
-        is convolved into a small per-thread buffer and max-pooled from there, so the
-        full-size conv output is never written to memory. Coursera's first layer at batch
-        256: 28x28x1 -> 26x26x64 is 44 MB, its 2x2 max pool 11 MB."""
-        x, pads = self._prepare(x)
-        self._x, self._pads = x, pads
-        self._pool_sends_dz = False
-        if training:
-            return self._train_pooled(x, pads, pool)
-        return self._infer_fast(x, pads, pool)
-
-    def _recomputed_y(self):
-        """y of the last inference pass, computed again (for a MaxPooling2D that ran fused
-        into it and is asked for a backward pass)."""
-        self._ensure_saved()
-        return self._y
-
-    def _ensure_saved(self):
-        """After an inference forward (which keeps nothing for backward): run forward again
-        keeping z and cols, into fresh arrays (the returned y may be in use elsewhere)."""
-        if self._saved:
-            return
-        scratch, self._scratch_results = self._scratch_results, False
-        try:
-            self._forward_fast(self._x, self._pads)
-        finally:
-            self._scratch_results = scratch
-
-    def _no_bias(self):
-        """A placeholder bias for the fused kernels when use_bias=False (never read)."""
-        return np.zeros(self.filters, self.dtype)
-
-    def logits(self):
-        """z = conv(x, w) + b of the last forward pass: what a fused crossentropy differentiates."""
-        if self._pool_sends_dz:
-            raise RuntimeError(f"Conv2D {self.name!r}: its last training pass ran fused with "
-                               f"the MaxPooling2D after it, which keeps no z")
-        self._ensure_saved()
-        return self._z
-
-    def backward(self, dy, need_input_grad=True):
-        if self._pool_sends_dz:     # fused with the max pooling after it: dy is dL/dz
-            dz = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._out_shape)
-            return self._backward_fast(dz, False, need_input_grad)
-        self._ensure_saved()
-        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._z.shape)
+    def backward(self, dy, cache, need_input_grad=True):
+        self._ensure_saved(cache)
+        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(cache.z.shape)
         if self._implementation == "fast" and self.activation is activations.relu:
-            return self._backward_fast(dy, True, need_input_grad)
-        dz = self.activation.backward(self._z, self._y, dy)
-        return self.backward_from_logits(dz, need_input_grad)
+            return self._backward_fast(dy, cache, True, need_input_grad)
+        dz = self.activation.backward(cache.z, cache.y, dy)
+        return self.backward_from_logits(dz, cache, need_input_grad)
 
-    def backward_from_logits(self, dz, need_input_grad=True):
-        self._ensure_saved()
-        dz = np.ascontiguousarray(dz, dtype=self.dtype).reshape(self._z.shape)
+    def backward_from_logits(self, dz, cache, need_input_grad=True):
+        self._ensure_saved(cache)
+        dz = np.ascontiguousarray(dz, dtype=self.dtype).reshape(cache.z.shape)
         if self._implementation == "naive":
             dx, dkernel, dbias = conv_naive.conv2d_backward(
-                self._x, self.kernel, dz, self.strides, self._pads, self.dilation_rate,
+                cache.x, self.kernel, dz, self.strides, cache.pads, self.dilation_rate,
                 need_input_grad)
-            self.grads[0][...] = dkernel
-            if self.use_bias:
-                self.grads[1][...] = dbias
+            if self.trainable:
+                self.add_grad(0, dkernel)
+                if self.use_bias:
+                    self.add_grad(1, dbias)
             return dx
-        return self._backward_fast(dz, False, need_input_grad)
+        return self._backward_fast(dz, cache, False, need_input_grad)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

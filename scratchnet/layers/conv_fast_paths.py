@@ -15,17 +15,40 @@ out for speed:
 * `_backward_fast`: dz and db per chunk, then dw (two whole-batch products) beside dx
   (per chunk: dcols, col2im) as tasks for the threads; `_dw_by_chunks` for a first layer,
   `_backward_direct` for the direct one-channel kernels;
-* buffers (the im2col matrix, z, dz, per-thread scratch) are reused from step to step; what
-  a pass returns (y, dx) is fresh, except inside a Sequential model, which hands it straight
-  to the next layer (`Layer._result_array`).
+* buffers: y, z, dz, dx and the im2col matrix come from `engine.workspace.array` -- new
+  arrays for a call of your own, the call's own arrays from the previous step inside a model
+  (keyed per call, so a layer called twice keeps two sets); per-thread chunk scratch from
+  `workspace.thread_scratch`. What one call keeps for its backward is its `ConvCache`.
 """
 import functools
-import threading
 
 import numpy as np
 
 from scratchnet import activations, threads
+from scratchnet.engine import workspace
 from scratchnet.kernels import conv_fast, pool_fast
+
+
+class ConvCache:
+    """What one Conv2D call keeps for its backward: its input x and paddings; z and y (None
+    after an inference pass, which keeps nothing: backward computes them again); the im2col
+    matrix (None when forward made none); the output shape; whether forward ran the direct
+    one-channel kernel; and, after a training pass fused with the max pooling after it, that
+    pooling's argmax (-1 where the gradient goes nowhere) and its backward's tiling."""
+
+    __slots__ = ("x", "pads", "z", "y", "cols", "out_shape", "direct", "argmax", "tiles")
+
+    def __init__(self, x, pads, z=None, y=None, cols=None, out_shape=None, direct=False,
+                 argmax=None, tiles=None):
+        self.x, self.pads, self.z, self.y, self.cols = x, pads, z, y, cols
+        self.out_shape = out_shape if out_shape is not None else (
+            None if z is None else z.shape)
+        self.direct, self.argmax, self.tiles = direct, argmax, tiles
+
+
+def _cols_maker(channels):
+    """How to make an im2col matrix for inputs with this many channels (`new_cols`)."""
+    return lambda shape, dtype: conv_fast.new_cols(shape[0], shape[1], dtype, channels)
 
 
 class Conv2DFastPaths:
@@ -45,6 +68,78 @@ class Conv2DFastPaths:
                 conv_fast._is_pointwise(kshape, self.strides, pads), geo,
                 x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]))
 
+    def _no_bias(self):
+        """A placeholder bias for the fused kernels when use_bias=False (never read)."""
+        return np.zeros(self.filters, self.dtype)
+
+    def _infers_in_chunks(self):
+        """Inference with ReLU or no activation keeps nothing for backward (`_infer_fast`)."""
+        return (self._implementation == "fast"
+                and (self.activation is activations.relu
+                     or self.activation is activations.linear))
+
+    # ---- fusion with the MaxPooling2D after it -----------------------------------------
+    def fuses_with(self, layer, training=False):
+        """True when `layer` (the only consumer of this call's output) can run inside this
+        layer's chunk loop (`forward_fused`): a MaxPooling2D of the same dtype after a ReLU /
+        linear Conv2D. Pooling works image by image, so it can pool each chunk of y while that
+        is still in cache. In training, not after the direct one-channel kernel (its dw
+        kernel reads z)."""
+        from scratchnet.layers.conv import Conv2D
+        from scratchnet.layers.pooling import MaxPooling2D
+        if not (isinstance(layer, MaxPooling2D) and self._infers_in_chunks()
+                and layer.dtype in (None, self.dtype) and self.kernel is not None):
+            return False
+        # a subclass that overrides forward or backward of either layer must see its own
+        # code run: no fusion then
+        if any(getattr(type(obj), name) is not getattr(base, name)
+               for obj, base in ((self, Conv2D), (layer, MaxPooling2D))
+               for name in ("forward", "backward")):
+            return False
+        return not training or not conv_fast.direct_one_channel(
+            self.kernel.shape, self.strides, self.dilation_rate)
+
+    def forward_fused(self, x, pool, training=False):
+        """(pool's output, cache): pool.forward(self.forward(x)) in one pass (`fuses_with`):
+        each chunk of images is convolved into a small per-thread buffer and max-pooled from
+        there, so the full-size conv output is never written to memory. Coursera's first
+        layer at batch 256: 28x28x1 -> 26x26x64 is 44 MB, its 2x2 max pool 11 MB."""
+        x, pads = self._prepare(x)
+        if training:
+            return self._train_pooled(x, pads, pool)
+        return self._infer_fast(x, pads, pool)
+
+    def backward_fused(self, dy, cache, pool, need_input_grad=True):
+        """dL/dx of the fused pair from dL/d(pool's output)."""
+        if cache.argmax is not None:
+            # training pass: the argmax sends each window's gradient straight to dL/dz
+            dz = pool_fast.max_pool_backward(
+                np.ascontiguousarray(dy, dtype=self.dtype), cache.argmax, cache.out_shape,
+                cache.tiles, out=workspace.array("dz", cache.out_shape, self.dtype))
+            return self._backward_fast(dz, cache, False, need_input_grad)
+        # after an inference pass (nothing kept): the two backward passes, z computed again
+        previous = workspace.activate(None)
+        try:
+            self._ensure_saved(cache)
+            _, pool_cache = pool.forward(cache.y, training=True)
+            return self.backward(pool.backward(dy, pool_cache), cache, need_input_grad)
+        finally:
+            workspace.activate(previous)
+
+    def _ensure_saved(self, cache):
+        """After an inference forward (which keeps nothing for backward): run forward again
+        keeping z and cols, into fresh arrays (the returned y may be in use elsewhere)."""
+        if cache.z is not None:
+            return
+        previous = workspace.activate(None)
+        try:
+            _, again = self.forward(cache.x, training=True)
+        finally:
+            workspace.activate(previous)
+        for name in ("z", "y", "cols", "out_shape", "direct"):
+            setattr(cache, name, getattr(again, name))
+
+    # ---- forward ----------------------------------------------------------------------
     def _forward_fast(self, x, pads):
         """Training (or an activation other than ReLU / linear): im2col, z2 = cols @ w2 and
         bias (+ ReLU) in one pass, image chunk by image chunk, each chunk on its own thread
@@ -64,17 +159,13 @@ class Conv2DFastPaths:
         if pointwise:
             cols = x.reshape(n * rows, depth)
         elif not direct:
-            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
+            cols = workspace.array("cols", (n * rows, depth), x.dtype, _cols_maker(kshape[2]))
         else:
             cols = None
-        self._cols = cols
         w2 = self.kernel.reshape(-1, filters)
-        # z is returned as y when the activation is linear: then it must be a fresh array.
-        if linear:
-            z2 = self._result_array("y", (n * rows, filters), x.dtype)
-        else:
-            z2 = conv_fast.reuse_or_new(self._z_buffer, (n * rows, filters), x.dtype)
-        y2 = self._result_array("y", z2.shape, x.dtype) if relu else z2
+        # z is returned as y when the activation is linear
+        z2 = workspace.array("y" if linear else "z", (n * rows, filters), x.dtype)
+        y2 = workspace.array("y", z2.shape, x.dtype) if relu else z2
         bias = self.bias if self.use_bias else self._no_bias()
         pieces = self._pieces(n, rows, depth, x.dtype)
         if direct:
@@ -99,17 +190,13 @@ class Conv2DFastPaths:
         threads.run_split(chunk, n, pieces=pieces)
         if not (linear or relu):
             y2 = self.activation(z2)
-        if not linear:
-            self._z_buffer = z2
-        out_shape = self._out_shape = (n, ho, wo, filters)
-        self._z, self._y = z2.reshape(out_shape), y2.reshape(out_shape)
-        self._saved = True
-        self._direct_trained = direct
-        return self._y
+        out_shape = (n, ho, wo, filters)
+        z, y = z2.reshape(out_shape), y2.reshape(out_shape)
+        return y, ConvCache(x, pads, z=z, y=y, cols=cols, out_shape=out_shape, direct=direct)
 
     def _infer_fast(self, x, pads, pool=None):
         """Inference with ReLU or no activation: y = f(conv(x) + b) chunk by chunk, keeping
-        nothing for backward (no z next to y; backward() after this recomputes what it needs,
+        nothing for backward (no z next to y; a backward after this recomputes what it needs,
         `_ensure_saved`). Each chunk's im2col goes to a small per-thread buffer that stays in
         cache instead of a batch-sized matrix (Coursera 13x13x64 -> 64 at batch 256: 71 MB),
         and bias + ReLU are applied in place. With `pool` (a MaxPooling2D, see
@@ -127,23 +214,22 @@ class Conv2DFastPaths:
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
         if pool is None:
-            y = self._result_array("y", y_shape, x.dtype)
+            y = workspace.array("y", y_shape, x.dtype)
             out = y
         else:
             pool_pads, pooled_hw = pool._window(y_shape)
-            out = self._result_array("y", (n, *pooled_hw, filters), x.dtype)
+            out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
         pieces = self._pieces(n, rows, depth + (filters if pool is not None else 0), x.dtype)
         per_chunk = -(-n // pieces)
-
-        def new_cols(shape, dtype):
-            return conv_fast.new_cols(*shape, dtype, kshape[2])
+        make_cols = _cols_maker(kshape[2])
 
         def chunk(start, stop, _):
             count = stop - start
             if pool is None:
                 y4 = y[start:stop]
             else:
-                y4 = self._thread_buffer("y", (per_chunk, ho, wo, filters), x.dtype)[:count]
+                y4 = workspace.thread_scratch("conv y", (per_chunk, ho, wo, filters),
+                                              x.dtype)[:count]
             if direct:
                 conv_fast.one_channel_chunk(x3[start:stop], self.kernel, bias, self.use_bias,
                                             relu, pads, False, y4, y4)
@@ -152,8 +238,8 @@ class Conv2DFastPaths:
                 if pointwise:
                     cols = x3[start:stop].reshape(count * rows, depth)
                 else:                    # laid out as new_cols lays out im2col matrices
-                    cols = self._thread_buffer("cols", (per_chunk * rows, depth), x.dtype,
-                                               make=new_cols)[:count * rows]
+                    cols = workspace.thread_scratch("conv cols", (per_chunk * rows, depth),
+                                                    x.dtype, make_cols)[:count * rows]
                     conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols)
                 np.matmul(cols, w2, out=y2)
                 if relu or self.use_bias:
@@ -163,12 +249,7 @@ class Conv2DFastPaths:
                                           pooled_hw, out[start:stop])
 
         threads.run_split(chunk, n, pieces=pieces)
-        self._z = self._y = self._cols = None   # (training's im2col matrix is freed too)
-        self._out_shape = y_shape
-        self._saved = False
-        if pool is not None:
-            pool._remember_input(y_shape, self._recomputed_y)
-        return out
+        return out, ConvCache(x, pads, out_shape=y_shape)
 
     def _train_pooled(self, x, pads, pool):
         """Training, fused with the MaxPooling2D after it. Per chunk of images: im2col (kept
@@ -176,7 +257,7 @@ class Conv2DFastPaths:
         argmax. Nothing conv-sized is kept: backward needs only the cell each window sends
         its gradient to (the argmax) and, for ReLU, whether that cell was positive -- if the
         pooled value is 0 it was not, its ReLU gradient is 0 and the argmax is set to -1 (no
-        cell). So the pool's backward hands this layer dL/dz directly (`_pool_sends_dz`),
+        cell). So the pool's backward gives this layer dL/dz directly (`backward_fused`),
         exactly TF's ReluGrad(MaxPoolGrad(dy)): the windows' argmax cells are where both
         send anything. Coursera's first Conv2D + MaxPooling2D (28x28x1 -> 26x26x64 -> 13x13x64),
         batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms."""
@@ -187,20 +268,20 @@ class Conv2DFastPaths:
         if pointwise:
             cols = x.reshape(n * rows, depth)
         else:
-            cols = conv_fast.new_cols(n * rows, depth, x.dtype, kshape[2], reuse=self._cols)
-        self._cols = cols
+            cols = workspace.array("cols", (n * rows, depth), x.dtype, _cols_maker(kshape[2]))
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
         pool_pads, pooled_hw = pool._window(y_shape)
-        out = self._result_array("y", (n, *pooled_hw, filters), x.dtype)
-        argmax = pool._argmax_buffer(out.shape)
+        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
+        argmax = workspace.array("argmax", out.shape, np.int32)
         pieces = self._pieces(n, rows, depth + filters, x.dtype)
         per_chunk = -(-n // pieces)
 
         def chunk(start, stop, _):
             r0, r1 = start * rows, stop * rows
-            y2 = self._thread_buffer("y2", (per_chunk * rows, filters), x.dtype)[:r1 - r0]
+            y2 = workspace.thread_scratch("conv y2", (per_chunk * rows, filters),
+                                          x.dtype)[:r1 - r0]
             if not pointwise:
                 conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
             np.matmul(cols[r0:r1], w2, out=y2)
@@ -213,23 +294,8 @@ class Conv2DFastPaths:
                 pool_fast.drop_argmax_of_zeros(out[start:stop], argmax[start:stop])
 
         threads.run_split(chunk, n, pieces=pieces)
-        self._z = self._y = None
-        self._out_shape = y_shape
-        self._saved, self._direct_trained, self._pool_sends_dz = True, False, True
-        pool._ran_fused(y_shape, argmax)
-        return out
-
-    def _thread_buffer(self, name, shape, dtype, make=np.empty):
-        """The calling thread's scratch array `name` (at least `shape`, grown when too small;
-        its first shape[0] rows), made by make(shape, dtype): chunks on different threads
-        never share one."""
-        scratch = self.__dict__.setdefault("_chunk_scratch", {})
-        key = (threading.get_ident(), name)
-        buf = scratch.get(key)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) \
-                or buf.dtype != dtype:
-            buf = scratch[key] = make(shape, dtype)
-        return buf[:shape[0]]
+        return out, ConvCache(x, pads, cols=cols, out_shape=y_shape, argmax=argmax,
+                              tiles=pool._backward_tiles(y_shape))
 
     def _pieces(self, n, rows, depth, dtype, backward=False):
         """Image chunks: enough for the threads (`threads.parts`) and for the im2col rows of
@@ -238,7 +304,8 @@ class Conv2DFastPaths:
         cache = -(-n * rows * depth * np.dtype(dtype).itemsize // threads.CHUNK_BYTES)
         return max(1, min(n, 64, max(threads.parts(n, work), cache)))
 
-    def _backward_fast(self, d, relu, need_input_grad):
+    # ---- backward ---------------------------------------------------------------------
+    def _backward_fast(self, d, cache, relu, need_input_grad):
         """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz.
 
         1. dz and the bias gradient (float64 sums), chunk by chunk of images;
@@ -252,24 +319,27 @@ class Conv2DFastPaths:
         of dw, small products that run slower, and they must be added up. Coursera 13x13x64
         -> 64, batch 32, 2 threads, median of 40 runs: 4.7 ms that way, 4.1 ms this way
         (together with the vectorized col2im and the helpers' brief spin)."""
-        x, pads, filters = self._x, self._pads, self.filters
-        n, ho, wo, _ = self._out_shape
+        trainable = self.trainable
+        if not (trainable or need_input_grad):
+            return None
+        x, pads, filters = cache.x, cache.pads, self.filters
+        n, ho, wo, _ = cache.out_shape
         m = ho * wo
-        if self._cols is None:                   # forward ran a direct one-channel kernel
-            if not need_input_grad and self._direct_trained:
-                return self._backward_direct(d, relu)
-            self._cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
-                                          self.dilation_rate)
-        cols, dtype = self._cols, x.dtype
+        cols = cache.cols
+        if cols is None:                         # forward ran a direct one-channel kernel
+            if not need_input_grad and cache.direct:
+                return self._backward_direct(d, cache, relu)
+            cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
+                                    self.dilation_rate)
+        dtype = x.dtype
         depth = cols.shape[1]
         d2 = d.reshape(-1, filters)
         if relu:
-            z2 = self._z.reshape(-1, filters)
-            dz2 = conv_fast.reuse_or_new(self._dz_buffer, z2.shape, dtype)
-            self._dz_buffer = dz2
+            z2 = cache.z.reshape(-1, filters)
+            dz2 = workspace.array("dz", z2.shape, dtype)
         else:
             dz2 = d2
-        if relu or self.use_bias:
+        if relu or (self.use_bias and trainable):
             pieces = threads.parts(n, n * m * filters)
             db_parts = np.zeros((pieces, filters))                   # float64 sums
 
@@ -282,14 +352,15 @@ class Conv2DFastPaths:
                     conv_fast.column_sums_kernel(dz2[r0:r1], db_parts[k])
 
             threads.run_split(dz_chunk, n, pieces=pieces)
-            if self.use_bias:
-                self.grads[1][...] = db_parts.sum(axis=0)
-        dw2 = self.grads[0].reshape(-1, filters)
+            if self.use_bias and trainable:
+                self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
+        dw2 = workspace.array("dw", (depth, filters), dtype) if trainable else None
         if not need_input_grad:
             self._dw_by_chunks(cols, dz2, dw2, n, m)
+            self.add_grad(0, dw2.reshape(self.kernel.shape))
             return None
         w2 = self.kernel.reshape(-1, filters)
-        dx = self._result_array("dx", x.shape, dtype)
+        dx = workspace.array("dx", x.shape, dtype)
         pointwise = conv_fast._is_pointwise(self.kernel.shape, self.strides, pads)
         geo = conv_fast._geometry_args(self.kernel.shape, self.strides, pads,
                                        self.dilation_rate, (ho, wo))
@@ -302,16 +373,20 @@ class Conv2DFastPaths:
             if pointwise:                                            # dcols is dx itself
                 np.matmul(dz2[r0:r1], w2.T, out=dx.reshape(-1, depth)[r0:r1])
                 return
-            dcols = self._thread_buffer("dcols", (per_chunk * m, depth), dtype)[:r1 - r0]
+            dcols = workspace.thread_scratch("conv dcols", (per_chunk * m, depth),
+                                             dtype)[:r1 - r0]
             np.matmul(dz2[r0:r1], w2.T, out=dcols)                  # dcols = dz2 w2^T
             conv_fast.col2im_kernel(dcols, x.shape[3], *geo, dx3[start:stop])
 
         # dw2 in two halves of its rows (cols' columns): two threads start on dw at once
         # (and a (288, 3872) @ (3872, 64) half took 1.8 ms against 3.8-4.4 for the whole)
-        dw_tasks = [functools.partial(np.matmul, cols[:, k0:k1].T, dz2, out=dw2[k0:k1])
-                    for k0, k1 in threads.bounds(depth, 2) if k1 > k0]
+        dw_tasks = [] if dw2 is None else [
+            functools.partial(np.matmul, cols[:, k0:k1].T, dz2, out=dw2[k0:k1])
+            for k0, k1 in threads.bounds(depth, 2) if k1 > k0]
         threads.run_tasks(dw_tasks + [functools.partial(dx_chunk, start, stop)
                                       for start, stop in threads.bounds(n, pieces)])
+        if dw2 is not None:
+            self.add_grad(0, dw2.reshape(self.kernel.shape))
         return dx
 
     def _dw_by_chunks(self, cols, dz2, dw2, n, m):
@@ -322,9 +397,7 @@ class Conv2DFastPaths:
         if pieces == 1:
             np.matmul(cols.T, dz2, out=dw2)
             return
-        extra = conv_fast.reuse_or_new(self._dw_parts, (pieces - 1, depth, filters),
-                                       dw2.dtype)
-        self._dw_parts = extra
+        extra = workspace.array("dw parts", (pieces - 1, depth, filters), dw2.dtype)
         shares = [dw2] + list(extra)
 
         def chunk(start, stop, k):
@@ -333,25 +406,26 @@ class Conv2DFastPaths:
         threads.run_split(chunk, n, pieces=pieces)
         dw2 += extra.sum(axis=0)
 
-    def _backward_direct(self, d, relu):
+    def _backward_direct(self, d, cache, relu):
         """dw and db of a one-channel first layer whose forward ran conv1ch_rows_kernel in
         training: conv1ch_rows_dw_kernel per image chunk, no im2col matrix at all."""
-        x, (top, _), (left, _) = self._x, *self._pads
-        n, ho, wo, filters = self._z.shape
+        x, (top, _), (left, _) = cache.x, *cache.pads
+        z = cache.z
+        n, ho, wo, filters = z.shape
         kh, kw = self.kernel.shape[:2]
         pieces = self._pieces(n, ho * wo, kh * kw, x.dtype, backward=True)
         acc = np.zeros((pieces, kh * kw, filters, wo), x.dtype)
         db_parts = np.zeros((pieces, filters))
-        x3, d4 = x.reshape(x.shape[:3]), d.reshape(self._z.shape)
+        x3, d4 = x.reshape(x.shape[:3]), d.reshape(z.shape)
 
         def chunk(start, stop, k):
             conv_fast.conv1ch_rows_dw_kernel(x3[start:stop], kh, kw, int(top), int(left),
-                                             self._z[start:stop], d4[start:stop], relu, acc[k],
+                                             z[start:stop], d4[start:stop], relu, acc[k],
                                              db_parts[k])
 
         threads.run_split(chunk, n, pieces=pieces)
-        self.grads[0][...] = acc.sum(axis=(0, 3), dtype=np.float64).reshape(
-            self.kernel.shape)
+        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
+            self.kernel.shape).astype(x.dtype))
         if self.use_bias:
-            self.grads[1][...] = db_parts.sum(axis=0)
+            self.add_grad(1, db_parts.sum(axis=0).astype(x.dtype))
         return None

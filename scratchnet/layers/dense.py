@@ -15,20 +15,17 @@ Backward, given dy = dL/dy:
     db = sum_n dz            (u,)
     dx = dz W^T              (n, i)    skipped for the first layer: nothing needs it
 
-The matrix products are BLAS calls (numpy matmul): they are the work; everything else is
-bookkeeping. `backward_from_logits(dz)` starts from dz directly: when the model ends in
+The matrix products are BLAS calls (numpy matmul; `threads.matmul` cuts a big one into row
+blocks for the cores): they are the work; everything else is bookkeeping. forward returns
+y and its cache (x, z, y); backward reads them from the cache and ADDS dW, db to the
+layer's gradients (a layer called twice in a step gets both calls' share).
+`backward_from_logits(dz, cache)` starts from dz directly: when the model ends in
 softmax/sigmoid and the loss is a crossentropy, the loss hands over dL/dz (see losses.py).
 """
 import numpy as np
 
 from scratchnet import activations, initializers, threads
 from scratchnet.layers.base import Layer
-
-
-# Split a Dense layer's products over threads (one piece per thread: each piece reads all
-# of W) only from _MIN_SPLIT_RATIO * threads.MIN_WORK_PER_THREAD multiply-adds per piece:
-# the MLP's 784 -> 128 at batch 32 stays on one thread.
-_MIN_SPLIT_RATIO = 16
 
 
 class Dense(Layer):
@@ -57,61 +54,37 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def _input_spec(self):
+        return None, {-1: self.kernel.shape[0]}
+
     def forward(self, x, training=False):
         self._require_built()
-        self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])          # (n, i) view
-        n, (inputs, units) = x2.shape[0], self.kernel.shape
-        pieces = threads.parts(n, n * inputs * units / _MIN_SPLIT_RATIO,
-                              per_thread=1)
-        if pieces == 1:
-            z = x2 @ self.kernel
-            if self.use_bias:
-                z += self.bias
-        else:                                    # big layers: batch rows split over threads
-            z = np.empty((n, units), np.result_type(x2, self.kernel))
-
-            def rows(start, stop, _):
-                np.matmul(x2[start:stop], self.kernel, out=z[start:stop])
-                if self.use_bias:
-                    z[start:stop] += self.bias
-
-            threads.run_split(rows, n, pieces=pieces)
-        y = self.activation(z)
-        self._x2, self._z, self._y = x2, z, y
-        return y.reshape(x.shape[:-1] + (self.units,))
-
-    def logits(self):
-        """z = x W + b of the last forward pass: what a fused crossentropy differentiates."""
-        return self._z
-
-    def backward(self, dy, need_input_grad=True):
-        dz = self.activation.backward(self._z, self._y, dy.reshape(self._z.shape))
-        return self.backward_from_logits(dz, need_input_grad)
-
-    def backward_from_logits(self, dz, need_input_grad=True):
-        dz = dz.reshape(self._z.shape)
-        x2, kernel = self._x2, self.kernel
-        n, (inputs, units) = x2.shape[0], kernel.shape
-        pieces = threads.parts(min(n, inputs), n * inputs * units / _MIN_SPLIT_RATIO,
-                              per_thread=1)
+        z = threads.matmul(x2, self.kernel)      # x W (big products split over the cores)
         if self.use_bias:
-            np.sum(dz, axis=0, out=self.grads[1])
-        if pieces == 1:
-            np.matmul(x2.T, dz, out=self.grads[0])
-            return (dz @ kernel.T).reshape(self._x_shape) if need_input_grad else None
-        # big layers: piece k computes rows i0:i1 of dW = x^T dz and rows r0:r1 of dx = dz W^T
-        dx = np.empty(x2.shape, dz.dtype) if need_input_grad else None
+            z += self.bias
+        y = self.activation(z)
+        return y.reshape(x.shape[:-1] + (self.units,)), (x.shape, x2, z, y)
 
-        def piece(k, _, __):
-            i0, i1 = threads.bounds(inputs, pieces)[k]
-            np.matmul(x2[:, i0:i1].T, dz, out=self.grads[0][i0:i1])
-            if need_input_grad:
-                r0, r1 = threads.bounds(n, pieces)[k]
-                np.matmul(dz[r0:r1], kernel.T, out=dx[r0:r1])
+    def logits(self, cache):
+        """z = x W + b: what a fused crossentropy differentiates."""
+        return cache[2]
 
-        threads.run_split(piece, pieces, pieces=pieces)
-        return dx.reshape(self._x_shape) if need_input_grad else None
+    def backward(self, dy, cache, need_input_grad=True):
+        _, _, z, y = cache
+        dz = self.activation.backward(z, y, dy.reshape(z.shape))
+        return self.backward_from_logits(dz, cache, need_input_grad)
+
+    def backward_from_logits(self, dz, cache, need_input_grad=True):
+        x_shape, x2, z, _ = cache
+        dz = dz.reshape(z.shape)
+        if self.trainable:                       # (a frozen layer computes no dW, db)
+            self.add_grad(0, threads.matmul(x2.T, dz))        # dW = x^T dz
+            if self.use_bias:
+                self.add_grad(1, dz.sum(axis=0))             # db = sum over the batch
+        if not need_input_grad:
+            return None
+        return threads.matmul(dz, self.kernel.T).reshape(x_shape)   # dx = dz W^T
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,

@@ -15,8 +15,7 @@ class Flatten(Layer):
         return (input_shape[0], size)
 
     def forward(self, x, training=False):
-        self._x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], -1), x.shape       # cache: the input's shape
 
-    def backward(self, dy, need_input_grad=True):
-        return dy.reshape(self._x_shape)
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy.reshape(cache)

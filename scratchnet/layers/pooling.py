@@ -41,6 +41,7 @@ where m[c] counts the cells equal to the max: unlike MaxPooling2D, TF differenti
 import numpy as np
 
 from scratchnet import backend
+from scratchnet.engine import workspace
 from scratchnet.kernels import pool_fast
 from scratchnet.layers.base import Layer
 from scratchnet.layers.padding import normalize_padding, normalize_tuple, output_length, paddings
@@ -126,6 +127,9 @@ class _Pooling2D(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)   # rank and empty-output checks
 
+    def _input_spec(self):
+        return 4, {}
+
     def _window(self, shape):
         """pads (top, left) and output (Ho, Wo) for inputs of this shape; checks the output
         is not empty."""
@@ -145,54 +149,32 @@ class MaxPooling2D(_Pooling2D):
         x = _as_images(self, x)
         pads, out_hw = self._window(x.shape)
         n, c = x.shape[0], x.shape[3]
-        # inference keeps no argmax (backward after it recomputes one from x: _ensure_argmax)
-        y, self._argmax = pool_fast.max_pool_forward(
+        # inference keeps no argmax (a backward after it computes one from x)
+        y, argmax = pool_fast.max_pool_forward(
             x, self.pool_size, self.strides, pads, out_hw,
-            out=self._result_array("y", (n, *out_hw, c), x.dtype), with_argmax=training)
-        self._remember_input(x.shape, None if training else (lambda: x))
-        return y
+            out=workspace.array("y", (n, *out_hw, c), x.dtype), with_argmax=training)
+        return y, (x.shape, argmax, None if training else x)
 
-    def _remember_input(self, shape, recompute_input):
-        """What backward needs besides the argmax: the input's shape, whether a one-pass
-        backward applies, and (after an inference pass, which keeps no argmax) how to get
-        the input back to compute one. Also called by Conv2D when it ran this layer fused
-        into its own inference pass (`Conv2D.forward_fused`)."""
+    def _backward_tiles(self, shape):
+        """pool_size when the windows tile inputs of `shape` exactly (2x2 pooling of even
+        sizes) and there are enough channels to fill the vector loop: then backward is one
+        pass (see pool_fast._max_pool_backward_tiled); else None."""
         pads, out_hw = self._window(shape)
-        self._x_shape, self._recompute_input = shape, recompute_input
-        if recompute_input is not None:
-            self._argmax = None
-        # windows that tile x exactly (2x2 pooling of even sizes) and enough channels to fill
-        # the vector loop: a one-pass backward (see pool_fast._max_pool_backward_tiled)
         tiled = (pool_fast.tiles_exactly(shape, self.pool_size, self.strides, pads, out_hw)
                  and shape[3] >= 16)
-        self._tiles = self.pool_size if tiled else None
+        return self.pool_size if tiled else None
 
-    def _argmax_buffer(self, shape):
-        """An int32 array for the argmax of a fused training pass (reused step to step)."""
-        from scratchnet.kernels.conv_fast import reuse_or_new
-        return reuse_or_new(getattr(self, "_argmax", None), shape, np.int32)
-
-    def _ran_fused(self, shape, argmax):
-        """Conv2D ran this layer inside its training pass (`Conv2D.forward_fused`) on inputs
-        of `shape`: the argmax it computed (-1 where the gradient goes nowhere) is ours."""
-        self._remember_input(shape, None)
-        self._argmax = argmax
-
-    def _ensure_argmax(self):
-        if self._argmax is None:
-            x = self._recompute_input()
-            pads, out_hw = self._window(x.shape)
-            _, self._argmax = pool_fast.max_pool_forward(x, self.pool_size, self.strides,
-                                                         pads, out_hw)
-            self._recompute_input = None
-
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
-        self._ensure_argmax()
-        dy = _as_upstream(self, dy, self._argmax.shape, self.dtype or backend.floatx())
-        return pool_fast.max_pool_backward(dy, self._argmax, self._x_shape, self._tiles,
-                                           out=self._result_array("dx", self._x_shape, dy.dtype))
+        x_shape, argmax, x = cache
+        if argmax is None:                       # after an inference pass
+            pads, out_hw = self._window(x_shape)
+            _, argmax = pool_fast.max_pool_forward(x, self.pool_size, self.strides, pads,
+                                                   out_hw)
+        dy = _as_upstream(self, dy, argmax.shape, self.dtype or backend.floatx())
+        return pool_fast.max_pool_backward(dy, argmax, x_shape, self._backward_tiles(x_shape),
+                                           out=workspace.array("dx", x_shape, dy.dtype))
 
 
 class AveragePooling2D(_Pooling2D):
@@ -200,16 +182,16 @@ class AveragePooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         x = _as_images(self, x)
-        self._pads, out_hw = self._window(x.shape)
-        self._x_shape, self._y_shape = x.shape, x.shape[:1] + out_hw + x.shape[3:]
-        return pool_fast.avg_pool_forward(x, self.pool_size, self.strides, self._pads, out_hw)
+        pads, out_hw = self._window(x.shape)
+        y = pool_fast.avg_pool_forward(x, self.pool_size, self.strides, pads, out_hw)
+        return y, (x.shape, y.shape, pads)
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
-        dy = _as_upstream(self, dy, self._y_shape, self.dtype or backend.floatx())
-        return pool_fast.avg_pool_backward(dy, self._x_shape, self.pool_size, self.strides,
-                                           self._pads)
+        x_shape, y_shape, pads = cache
+        dy = _as_upstream(self, dy, y_shape, self.dtype or backend.floatx())
+        return pool_fast.avg_pool_backward(dy, x_shape, self.pool_size, self.strides, pads)
 
 
 class _GlobalPooling2D(Layer):
@@ -221,14 +203,17 @@ class _GlobalPooling2D(Layer):
     def build(self, input_shape):
         _check_rank(self, input_shape)
 
+    def _input_spec(self):
+        return 4, {}
+
     def compute_output_shape(self, input_shape):
         _check_rank(self, input_shape)
         n, _, _, c = input_shape
         return (n, 1, 1, c) if self.keepdims else (n, c)
 
-    def _upstream(self, dy):
+    def _upstream(self, dy, x_shape):
         """dL/dy as (n, 1, 1, C), which broadcasts against x."""
-        n, _, _, c = self._x_shape
+        n, _, _, c = x_shape
         shape = (n, 1, 1, c) if self.keepdims else (n, c)
         return _as_upstream(self, dy, shape, self.dtype or backend.floatx()).reshape(n, 1, 1, c)
 
@@ -245,17 +230,17 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
     def forward(self, x, training=False):
         x = _as_images(self, x)
-        self._x_shape = x.shape
         # accumulate in float64 (as exact as we can cheaply be), round once to x's dtype
         y = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
-        return self._output(y)
+        return self._output(y), x.shape
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
-        dy = self._upstream(dy)
-        count = dy.dtype.type(self._x_shape[1] * self._x_shape[2])
-        dx = np.empty(self._x_shape, dy.dtype)
+        x_shape = cache
+        dy = self._upstream(dy, x_shape)
+        count = dy.dtype.type(x_shape[1] * x_shape[2])
+        dx = np.empty(x_shape, dy.dtype)
         dx[...] = dy / count                     # TF's mean gradient: dy / (H W), broadcast
         return dx
 
@@ -265,16 +250,16 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     def forward(self, x, training=False):
         x = _as_images(self, x)
-        self._x, self._x_shape = x, x.shape
-        self._y = x.max(axis=(1, 2), keepdims=True)
-        return self._output(self._y)
+        y = x.max(axis=(1, 2), keepdims=True)
+        return self._output(y), (x, y)
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
-        dy = self._upstream(dy)
+        x, y = cache
+        dy = self._upstream(dy, x.shape)
         # TF's reduce_max gradient, operation for operation: indicators / count * dy
-        hits = (self._x == self._y).astype(dy.dtype)
+        hits = (x == y).astype(dy.dtype)
         count = hits.sum(axis=(1, 2), keepdims=True)
         with np.errstate(invalid="ignore"):      # a NaN max: 0 / 0 = NaN, as in TF
             return hits / count * dy

@@ -40,18 +40,26 @@ def check_finite(array, what):
         )
 
 
-def match_input_shape(x, expected, model_name, what):
-    """Check x (batch first) against the model's expected input shape (None = any)."""
+def match_input_shape(x, expected, model_name, what, input_name=None):
+    """Check x (batch first) against a model input's expected shape (None = any).
+
+    Keras 3's input-rank rule: data with one axis fewer than the input, where the input's
+    last axis is 1, gets that axis (the Coursera notebook feeds (N, 28, 28) images to
+    `Input(shape=(28, 28, 1))`; ML Zero to Hero's 1-D xs to `Dense(1, input_shape=[1])`);
+    data with one axis more, of size 1, loses it."""
     if expected is None:
         return x
-    sample_shape = tuple(expected[1:])
-    if x.ndim == 1 and sample_shape == (1,):
-        x = x.reshape(-1, 1)  # Keras accepts a flat vector for a model of one input feature
+    expected = tuple(expected)
+    if x.ndim == len(expected) - 1 and expected[-1] == 1:
+        x = x.reshape(x.shape + (1,))
+    elif x.ndim == len(expected) + 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
     if x.ndim != len(expected) or any(
-        e is not None and e != s for e, s in zip(sample_shape, x.shape[1:])
+        e is not None and e != s for e, s in zip(expected[1:], x.shape[1:])
     ):
+        named = f" {input_name!r}" if input_name else ""
         raise ValueError(
-            f"{what}: model {model_name!r} expects input of shape {tuple(expected)} "
+            f"{what}: model {model_name!r} expects input{named} of shape {expected} "
             f"(batch first), received shape {x.shape}"
         )
     return x
@@ -86,7 +94,8 @@ def check_batch_size(batch_size, what):
 
 
 def validation_split_arrays(x, y, validation_split):
-    """Keras's rule: the LAST fraction of the samples (before any shuffling) validates."""
+    """Keras's rule: the LAST fraction of the samples (before any shuffling) validates.
+    x and y are lists of arrays (several inputs / outputs), all of the same length."""
     if isinstance(validation_split, bool) or not isinstance(
             validation_split, (int, float, np.number)):
         raise TypeError(
@@ -94,13 +103,15 @@ def validation_split_arrays(x, y, validation_split):
         )
     if not 0.0 < validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in (0, 1), received {validation_split}")
-    split_at = int(math.floor(len(x) * (1.0 - validation_split)))
-    if split_at == 0 or split_at == len(x):
+    n = len(x[0])
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
         raise ValueError(
             f"fit: validation_split={validation_split} leaves no training or no validation "
-            f"samples out of {len(x)}"
+            f"samples out of {n}"
         )
-    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+    return (([a[:split_at] for a in x], [t[:split_at] for t in y]),
+            ([a[split_at:] for a in x], [t[split_at:] for t in y]))
 
 
 def batches(n, batch_size, order=None):

@@ -1,28 +1,55 @@
-"""`Model`: compile, fit, evaluate, predict — the training loop, written out.
+"""`Model`: compile, fit, evaluate, predict -- the training loop, written out -- for every kind
+of model: Functional (`Model(inputs, outputs)`), Sequential, and subclassed (`class
+LeNet5(Model)` with a `call`).
 
 Lectures: every one (`model.compile(optimizer='adam', loss=..., metrics=['accuracy'])`,
 `model.fit(x, y, epochs=5)`, `model.evaluate(x_test, y_test)`, `model.predict(x)`).
 
 One training step on a batch (x_b, y_b), exactly what Keras's `train_step` does:
 
-    y_pred        = forward(x_b)                  every layer, in order
-    loss, dL/dy   = loss.forward_backward(y_b, y_pred)
-    grads         = backward(dL/dy)               every layer, in reverse order
+    zero every layer's gradients
+    y_pred        = forward(x_b)                  every layer call, in order
+    loss, dL/dy   = sum over outputs of loss_weight * loss(y_b, y_pred)
+    grads         = backward(dL/dy)               every layer call, in reverse order
     weights      -= optimizer(grads)              in place
+
+How forward and backward run depends on the kind of model, and nothing else here does:
+
+* Functional and Sequential models are a graph of layer calls, run by a Plan
+  (engine/graph.py): topological order forward, reverse order backward, gradients of a
+  tensor used by several layers summed;
+* a subclassed model runs its own `call` on traced tensors; every layer call is recorded on
+  a tape (engine/tape.py) that backward reads in reverse.
+
+A model is also a layer: put it inside another model and its forward/backward are those of
+its graph or tape.
 
 The epoch's 'loss' is the batch losses averaged with the batch sizes as weights, and each
 metric is averaged over all samples of the epoch; both are measured on each batch *before*
-its update, as Keras does. Subclasses (Sequential) supply `_forward`, `_backward` and the
-layer list; this file holds what every model shares.
+its update, as Keras does. With several outputs the logs also hold each output's own
+(unweighted) loss, '<output>_loss', and its metrics as '<output>_<metric>', as in Keras 3.
+
+`trainable` is read at `compile`, as in Keras: the weights the optimizer updates are those
+trainable then (unfreeze a layer, compile again, and it trains).
 """
+import inspect
 import math
 
 import numpy as np
 
 from scratchnet import backend, losses, metrics as metrics_module, optimizers
 from scratchnet.callbacks import CallbackList, History, ProgbarLogger, _progress_bar
+from scratchnet.engine import context, symbolic, workspace
+from scratchnet.engine.tape import Tape, TracedTensor
+from scratchnet.layers.base import Layer
 from scratchnet.models import data
 from scratchnet.threads import limits_threads
+
+# attributes of Model itself that hold no layers of the user's (not scanned for tracking)
+_INTERNAL = frozenset({"_graph", "optimizer", "loss", "history", "_compile_args",
+                       "_outputs_spec", "_train_pairs", "_inbound_nodes", "_traced_shapes",
+                       "_trainable_weights", "_non_trainable_weights", "_grads",
+                       "_leaf_layers"})
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -37,234 +64,166 @@ def _check_verbose(verbose, what):
     return verbose
 
 
-class Model:
-    def __init__(self, name=None):
-        from scratchnet.layers.base import snake_case, unique_name
+class _Output:
+    """What compile says about one model output: its name, loss, loss weight, metrics."""
 
-        self.name = name or unique_name(snake_case(type(self).__name__))
+    def __init__(self, name, loss, weight, metric_ids):
+        self.name, self.loss, self.weight, self.metric_ids = name, loss, weight, metric_ids
+
+
+class Model(Layer):
+    """A model: a layer made of layers, which can also be trained.
+
+    `Model(inputs, outputs)` (or `Model(inputs=..., outputs=...)`) makes a Functional model;
+    a subclass that defines `call` is a subclassed model (its layers are the ones assigned
+    to its attributes, in assignment order)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from scratchnet.models.functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            from scratchnet.models.functional import Functional
+            Functional.__init__(self, *args, **kwargs)
+            return
+        name = kwargs.pop("name", None)
+        trainable = kwargs.pop("trainable", True)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unknown keyword argument(s) "
+                            f"{sorted(kwargs)}")
+        Layer.__init__(self, name=name, trainable=trainable, dtype=dtype)
+        self._init_model()
+
+    def _init_model(self):
+        self._graph = None
         self.optimizer = self.loss = None
         self.compiled = False
         self.stop_training = False
         self.history = None
+        self._compile_args = None
+        self._outputs_spec = None
+        self._train_pairs = None
+        self._traced_shapes = None
 
-    # ---- compile --------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer, the loss and the metrics (names or objects, as in Keras)."""
-        self.optimizer = optimizers.get(optimizer)
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='mse'")
-        self.loss = losses.get(loss)
-        metrics = list(metrics or [])
-        for metric in metrics:
-            metrics_module.validate_name(metric)
-        self._metric_ids = metrics
-        self.compiled = True
+    def _set_graph(self, graph):
+        """Become the model of this graph (models/functional.py's GraphData)."""
+        self._graph = graph
+        self.built = True
+        shapes = [x.shape for x in graph.inputs]
+        self._build_input_shape = shapes[0] if len(shapes) == 1 else shapes
+        out = [x.shape for x in graph.outputs]
+        self._build_output_shape = out[0] if len(out) == 1 else out
+        self._grads = []
 
-    def _require_compiled(self, what):
-        if not self.compiled:
-            raise NotCompiledError(
-                f"{what}: model {self.name!r} must be compiled first: call "
-                "model.compile(optimizer=..., loss=...) before fit/evaluate"
-            )
+    # ---- the layers -----------------------------------------------------------------
+    @property
+    def layers(self):
+        """The model's layers: a Functional model's in Keras's graph order (its InputLayers
+        included, as in Keras 3); a subclassed model's in the order they were assigned."""
+        if self._graph is not None:
+            return [layer for layer in self._graph.layers if not layer._is_op]
+        return self._tracked_layers()
 
-    # ---- data -----------------------------------------------------------------------
-    def _prepare_x(self, x, what):
-        x = data.as_float_array(x, self._dtype(), f"{what}: x")
-        if not self.built:
-            if x.ndim == 1:
-                x = x.reshape(-1, 1)
-            if 0 in x.shape[1:]:  # refuse before any layer gets built for it
-                raise ValueError(
-                    f"{what}: x has shape {x.shape}; model {self.name!r} cannot be built for "
-                    "samples with an axis of size 0"
-                )
-            self.build((None,) + x.shape[1:])
-        return data.match_input_shape(x, self.input_shape, self.name, what)
+    def _tracked_layers(self):
+        """Layers assigned to attributes (directly, in lists/tuples, in dicts), in order."""
+        found, seen = [], set()
 
-    def _prepare_xy(self, x, y, what):
-        x = self._prepare_x(x, what)
-        y = data.as_target_array(y, what)
-        data.check_same_length(x, y, what)
-        pred_shape = (len(x),) + tuple(self.output_shape[1:])
-        targets = self.loss.prepare_targets(y, pred_shape, self._dtype())
-        return x, y.shape, targets
+        def visit(value):
+            if isinstance(value, Layer):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    visit(item)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    visit(item)
 
-    def _dtype(self):
-        return getattr(self, "dtype", None) or backend.floatx()
+        for key, value in vars(self).items():
+            if key not in _INTERNAL:
+                visit(value)
+        return found
 
-    def _new_metrics(self, y_shape):
-        pred_shape = (y_shape[0],) + tuple(self.output_shape[1:])
-        return [metrics_module.get(m, y_shape, pred_shape) for m in self._metric_ids]
+    def _weight_layers(self):
+        """The layers whose weights are the model's (Keras's order; InputLayers have none)."""
+        return [layer for layer in self.layers if layer.weights or isinstance(layer, Model)]
 
-    # ---- one step -------------------------------------------------------------------
-    def _fuses_loss_with_output(self):
-        """True when the loss should start from the logits of the final softmax/sigmoid.
+    def _leaf_layers_list(self):
+        """Every layer inside (nested models opened up), each once."""
+        found, seen = [], set()
 
-        Keras (TF backend, `_get_logits`) uses the logits a Keras softmax or sigmoid attaches
-        to its output (`_keras_logits`) for *any* crossentropy, even a mismatched pair such
-        as binary crossentropy after a softmax (it then applies the sigmoid form to the
-        softmax's logits); only raw `tf.nn` ops are matched by op type. scratchnet's
-        activations are Keras's, so every crossentropy fuses with a final softmax/sigmoid.
-        """
-        last = self._output_layer()
-        kind = getattr(getattr(last, "activation", None), "logits_loss_kind", None)
-        return kind is not None and self.loss.logits_kind is not None
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            if isinstance(layer, Model):
+                for inner in layer.layers:
+                    visit(inner)
+            else:
+                found.append(layer)
 
-    def _loss_and_output_grad(self, targets, y_pred, fused):
-        if fused:
-            return self.loss.forward_backward_from_logits(targets, self._output_layer().logits())
-        return self.loss.forward_backward(targets, y_pred)
+        for layer in self.layers:
+            visit(layer)
+        return found
 
-    def train_step(self, x_batch, targets_batch, fused):
-        """Forward, loss, backward, update. Returns (per-sample losses, predictions)."""
-        y_pred = self._forward(x_batch, training=True)
-        per_sample, grad = self._loss_and_output_grad(targets_batch, y_pred, fused)
-        self._backward(grad, from_logits=fused)
-        self.optimizer.apply(self._trainable_grads, self._trainable_variables)
-        return per_sample, y_pred
-
-    # ---- fit ------------------------------------------------------------------------
-    @limits_threads
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        self._require_compiled("fit")
-        verbose = _check_verbose(verbose, "fit")
-        batch_size = data.check_batch_size(batch_size, "fit")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative int, received {epochs!r}")
-        x, y_shape, targets = self._prepare_xy(x, y, "fit")
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
-            validation = self._prepare_xy(*validation_data, "fit: validation_data")
-        elif validation_split:
-            (x, targets), (x_val, t_val) = data.validation_split_arrays(x, targets, validation_split)
-            y_shape = (len(x),) + tuple(y_shape[1:])
-            validation = (x_val, (len(x_val),) + tuple(y_shape[1:]), t_val)
-
-        steps = math.ceil(len(x) / batch_size)
-        self.history = History()
-        progress = [ProgbarLogger(verbose)] if verbose else []
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        hooks = CallbackList(progress + list(callbacks or []) + [self.history], self, params)
-        batch_hooks = hooks.wants_batch_hooks("train")
-        fused = self._fuses_loss_with_output()
-        self._collect_trainable()
-        self.stop_training = False
-
-        hooks.call("on_train_begin", {})
-        for epoch in range(initial_epoch, epochs):
-            hooks.call("on_epoch_begin", epoch, {})
-            loss_mean, metric_objs = metrics_module.Mean(name="loss"), self._new_metrics(y_shape)
-            order = backend.rng().permutation(len(x)) if shuffle else None
-            for step, index in enumerate(data.batches(len(x), batch_size, order)):
-                if batch_hooks:
-                    hooks.train_batch_begin(step, {})
-                x_batch, t_batch = x[index], targets[index]
-                per_sample, y_pred = self.train_step(x_batch, t_batch, fused)
-                loss_mean.update(per_sample.mean(), len(x_batch))
-                for metric in metric_objs:
-                    metric.update_state(t_batch, y_pred)
-                if batch_hooks or verbose:
-                    hooks.train_batch_end(step, _logs(loss_mean, metric_objs))
-            logs = _logs(loss_mean, metric_objs)
-            if validation is not None:
-                val_logs = self._evaluate_prepared(*validation, batch_size, hooks=None)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            hooks.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
-        hooks.call("on_train_end", {})
-        return self.history
-
-    # ---- evaluate / predict ---------------------------------------------------------
-    def _evaluate_prepared(self, x, y_shape, targets, batch_size, hooks, verbose=0):
-        fused = self._fuses_loss_with_output()
-        loss_mean, metric_objs = metrics_module.Mean(name="loss"), self._new_metrics(y_shape)
-        bar = _progress_bar(math.ceil(len(x) / batch_size), verbose) if verbose else None
-        for step, index in enumerate(data.batches(len(x), batch_size)):
-            if hooks:
-                hooks.call("on_test_batch_begin", step, {})
-            y_pred = self._forward(x[index], training=False)
-            per_sample, _ = self._loss_and_output_grad(targets[index], y_pred, fused)
-            loss_mean.update(per_sample.mean(), len(y_pred))
-            for metric in metric_objs:
-                metric.update_state(targets[index], y_pred)
-            if hooks:
-                hooks.call("on_test_batch_end", step, _logs(loss_mean, metric_objs))
-            if bar:
-                bar.advance(step + 1, _logs(loss_mean, metric_objs))
-        logs = _logs(loss_mean, metric_objs)
-        if bar:
-            bar.close(logs)
-        return logs
-
-    @limits_threads
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False):
-        """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist."""
-        self._require_compiled("evaluate")
-        verbose = _check_verbose(verbose, "evaluate")
-        batch_size = data.check_batch_size(batch_size, "evaluate")
-        x, y_shape, targets = self._prepare_xy(x, y, "evaluate")
-        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
-        hooks.call("on_test_begin", {})
-        logs = self._evaluate_prepared(x, y_shape, targets, batch_size, hooks, verbose)
-        hooks.call("on_test_end", logs)
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._new_metrics(y_shape)]
-        return values[0] if len(values) == 1 else values
-
-    @limits_threads
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """Model outputs for x, computed batch by batch (default 32, as Keras)."""
-        verbose = _check_verbose(verbose, "predict")
-        batch_size = data.check_batch_size(batch_size, "predict")
-        x = self._prepare_x(x, "predict")
-        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
-        hooks.call("on_predict_begin", {})
-        # in the output layer's dtype, as Keras returns it (a float64 layer in a float32 model)
-        out_dtype = getattr(self._output_layer(), "dtype", None) or self._dtype()
-        outputs = np.empty((len(x),) + tuple(self.output_shape[1:]), dtype=out_dtype)
-        bar = _progress_bar(math.ceil(len(x) / batch_size), verbose) if verbose else None
-        for step, index in enumerate(data.batches(len(x), batch_size)):
-            hooks.call("on_predict_batch_begin", step, {})
-            outputs[index] = self._forward(x[index], training=False)
-            hooks.call("on_predict_batch_end", step, {})
-            if bar:
-                bar.advance(step + 1, {})
-        if bar:
-            bar.close({})
-        hooks.call("on_predict_end", {})
-        return outputs
-
-    def predict_classes(self, x, batch_size=None, verbose=0):
-        """tf.keras 2's (since removed) `predict_classes`, which Python ML ch. 13 still calls:
-        the argmax class per sample, or (p > 0.5) as int32 for a single sigmoid output."""
-        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
-        if probabilities.shape[-1] > 1:
-            return probabilities.argmax(axis=-1)
-        return (probabilities > 0.5).astype("int32")
-
-    def __call__(self, x, training=False):
-        x = self._prepare_x(x, "call")
-        return self._forward(x, training=training)
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `model.layers` (Keras's get_layer)."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: provide exactly one of `name` or `index`, received "
+                             f"name={name!r}, index={index!r}")
+        layers = self.layers
+        if index is not None:
+            if not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index!r} is out of range: model "
+                                 f"{self.name!r} has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}.")
 
     # ---- weights --------------------------------------------------------------------
-    def _collect_trainable(self):
-        pairs = [(w, g) for layer in self.layers for w, g in zip(layer.trainable_weights, layer.grads)]
-        self._trainable_variables = [w for w, _ in pairs]
-        self._trainable_grads = [g for _, g in pairs]
+    @Layer.trainable.setter
+    def trainable(self, value):
+        """Setting it sets every layer inside too (Keras's rule)."""
+        self._trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = value
+
+    def _unique(self, weights):
+        seen, out = set(), []
+        for w in weights:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        return out
 
     @property
     def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
+        return self._unique(w for layer in self._weight_layers() for w in layer.weights)
 
     @property
     def trainable_weights(self):
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        if not self.trainable:
+            return []
+        return self._unique(w for layer in self._weight_layers()
+                            for w in layer.trainable_weights)
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def _has_trainable_weights(self):
+        return bool(self.trainable_weights)
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -277,23 +236,719 @@ class Model:
                 f"set_weights: model {self.name!r} has {len(expected)} weight arrays with "
                 f"shapes {[w.shape for w in expected]}, received {len(weights)}"
             )
-        start = 0
-        for layer in self.layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[start:start + count])
-            start += count
+        for i, (target, value) in enumerate(zip(expected, weights)):
+            if np.shape(value) != target.shape:
+                raise ValueError(f"set_weights: model {self.name!r}: weight {i} has shape "
+                                 f"{target.shape}, received an array of shape "
+                                 f"{np.shape(value)}")
+        for target, value in zip(expected, weights):
+            target[...] = value
 
     def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
+        return int(sum(w.size for w in self.weights))
 
-    def summary(self, print_fn=None):
+    def _trainable_pairs(self):
+        """[(layer, i)] for every trainable weight, in order (each weight once)."""
+        if not self.trainable:
+            return []
+        pairs, seen = [], set()
+        for layer in self._weight_layers():
+            inner = (layer._trainable_pairs() if isinstance(layer, Model)
+                     else [(layer, i) for i in range(len(layer._trainable_weights))]
+                     if layer.trainable else [])
+            for pair in inner:
+                w = pair[0]._trainable_weights[pair[1]]
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    pairs.append(pair)
+        return pairs
+
+    def zero_grads(self):
+        for layer in self._leaf_layers_list():
+            layer.zero_grads()
+
+    # ---- shapes, inputs, outputs ------------------------------------------------------
+    def _output_dtype(self):
+        return self.dtype or backend.floatx()
+
+    def _takes_list(self):
+        if self._graph is not None:
+            return len(self._graph.inputs) > 1
+        return False
+
+    def _call_accepts_training(self):
+        try:
+            parameters = inspect.signature(self.call).parameters
+        except (TypeError, ValueError):
+            return False
+        return "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(
+            f"Model {self.name!r} ({type(self).__name__}) has no call(): subclass Model and "
+            "define call(self, inputs), or build it as Model(inputs, outputs)")
+
+    def build(self, input_shape):
+        """A subclassed model builds by running `call` once on zeros of this shape (batch
+        of 1), which builds every layer it calls."""
+        if self._graph is not None:
+            return
+        shape = tuple(input_shape)
+        if any(d is None for d in shape[1:]):
+            raise ValueError(f"Model {self.name!r}: build needs a fully known sample shape, "
+                             f"received {shape}")
+        self.dtype = self.dtype or backend.floatx()
+        self._trace_shapes([np.zeros((1,) + shape[1:], self.dtype)])
+
+    def compute_output_shape(self, input_shape):
+        if self._graph is not None:
+            return self._graph.output_shapes(input_shape)
+        if self._traced_shapes is None:
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            dtype = self.dtype or backend.floatx()
+            self._trace_shapes([np.zeros((1,) + tuple(s[1:]), dtype) for s in shapes])
+        shapes = self._traced_shapes["outputs"]
+        return shapes if self._traced_shapes["multi"] else shapes[0]
+
+    def _trace_shapes(self, xs):
+        """Run `call` once (inference) on xs to build the layers, and keep the shapes it saw:
+        every layer's output shapes, the model's outputs (for compile and summary)."""
+        tape = Tape(self.name, record=False)
+        outs, multi = self._trace_call(tape, xs, training=False)
+        self._traced_shapes = {
+            "outputs": [(None,) + tuple(tape.values[i].shape[1:]) for i in outs],
+            "multi": multi, "layers": tape.shapes_by_layer,
+            "inputs": [(None,) + tuple(x.shape[1:]) for x in xs]}
+        self._build_input_shape = (self._traced_shapes["inputs"][0]
+                                   if len(xs) == 1 else self._traced_shapes["inputs"])
+        self._build_output_shape = (self._traced_shapes["outputs"] if multi
+                                    else self._traced_shapes["outputs"][0])
+        self.built = True
+
+    @property
+    def inputs(self):
+        return list(self._graph.inputs) if self._graph is not None else None
+
+    @property
+    def outputs(self):
+        return list(self._graph.outputs) if self._graph is not None else None
+
+    @property
+    def input(self):
+        """The model's symbolic input(s) (as given to Model(...))."""
+        if self._graph is None:
+            return Layer.input.fget(self)
+        return self._graph.input_struct
+
+    @property
+    def output(self):
+        if self._graph is None:
+            return Layer.output.fget(self)
+        return self._graph.output_struct
+
+    @property
+    def input_shape(self):
+        if self._graph is not None:
+            shapes = [x.shape for x in self._graph.inputs]
+            return shapes[0] if len(shapes) == 1 else shapes
+        return Layer.input_shape.fget(self)
+
+    @property
+    def output_shape(self):
+        if self._graph is not None:
+            shapes = [x.shape for x in self._graph.outputs]
+            return shapes[0] if len(shapes) == 1 else shapes
+        return Layer.output_shape.fget(self)
+
+    def _input_specs(self):
+        """[(name, shape)] of the model inputs, or None when not known yet."""
+        if self._graph is not None:
+            return [(x.name, x.shape) for x in self._graph.inputs]
+        if self._traced_shapes is not None:
+            return [(None, s) for s in self._traced_shapes["inputs"]]
+        return None
+
+    def _output_shapes(self):
+        if self._graph is not None:
+            return [x.shape for x in self._graph.outputs]
+        return self._traced_shapes["outputs"]
+
+    def _output_names(self):
+        if self._graph is not None:
+            return list(self._graph.output_names)
+        return [f"output_{i + 1}" for i in range(len(self._traced_shapes["outputs"]))]
+
+    # ---- running the model: the layer contract ---------------------------------------------
+    def forward(self, x, training=False):
+        """(outputs, cache): the model as one layer of a bigger model (see Layer)."""
+        xs = x if isinstance(x, list) else [x]
+        root = workspace.active()
+        if self._graph is not None:
+            state = self._graph.plan.forward(xs, training, root, fresh_outputs=root is None)
+            outs = self._graph.plan.outputs(state)
+            cache = ("graph", state)
+        else:
+            tape = Tape(self.name, record=True, root=root)
+            out_ids, multi = self._trace_call(tape, xs, training, inputs_need_grad=True)
+            outs = [tape.values[i] for i in out_ids]
+            cache = ("tape", tape, out_ids, list(range(len(xs))))
+        return (outs if self._returns_list() else outs[0]), cache
+
+    def backward(self, dy, cache, need_input_grad=True):
+        dys = dy if isinstance(dy, list) else [dy]
+        if cache[0] == "graph":
+            grads = self._graph.plan.backward(cache[1], dys, need_input_grad)
+        else:
+            _, tape, out_ids, in_ids = cache
+            found = tape.backward(out_ids, dys)
+            grads = [found.get(i) for i in in_ids]
+        if not need_input_grad:
+            return None
+        return grads if self._takes_list() else grads[0]
+
+    def _returns_list(self):
+        """Several outputs come back as a list; one as an array (Keras unpacks [y] too)."""
+        if self._graph is not None:
+            return len(self._graph.outputs) > 1
+        shapes = self._traced_shapes
+        return bool(shapes and shapes["multi"] and len(shapes["outputs"]) > 1)
+
+    def _trace_call(self, tape, xs, training, inputs_need_grad=False):
+        """Run `call` on traced tensors; (indices of the output values, multi-output?)."""
+        traced = [tape.watch(x, inputs_need_grad) for x in xs]
+        arg = traced[0] if len(traced) == 1 else traced
+        kwargs = {"training": training} if self._call_accepts_training() else {}
+        previous = workspace.activate(None)
+        try:
+            with context.training_scope(training):
+                out = self.call(arg, **kwargs)
+        finally:
+            workspace.activate(previous)
+        multi = isinstance(out, (list, tuple))
+        flat = symbolic.flatten(out)
+        for value in flat:
+            if not isinstance(value, TracedTensor) or value._tape is not tape:
+                raise TypeError(
+                    f"call() of model {self.name!r} returned {value!r}, which was not computed "
+                    "from its inputs by layers: scratchnet can only train through layer calls "
+                    "and the arithmetic it records (see scratchnet/engine/tape.py)")
+        return [t._index for t in flat], multi
+
+    # ---- running the model: fit / evaluate / predict -------------------------------------
+    def _run(self, xs, training, record):
+        """The model on a batch, outputs always fresh arrays: (outputs, state for backward)."""
+        root = workspace.root_for(self)
+        if self._graph is not None:
+            plan = self._graph.plan
+            state = plan.forward(xs, training, root, fresh_outputs=True)
+            outs = plan.outputs(state)
+            outs = [_own(o, state[0]) for o in outs]
+            return outs, ("graph", state)
+        tape = Tape(self.name, record=record, root=root)
+        out_ids, _ = self._trace_call(tape, xs, training)
+        outs = [tape.values[i].copy() for i in out_ids]
+        return outs, ("tape", tape, out_ids)
+
+    def _backprop(self, state, output_grads, logits_positions):
+        if state[0] == "graph":
+            self._graph.plan.backward(state[1], output_grads, False, logits_positions)
+        else:
+            _, tape, out_ids = state
+            tape.backward(out_ids, output_grads,
+                          logits={out_ids[p] for p in logits_positions})
+
+    def _logits_of(self, state, position, training):
+        """The logits behind output `position` when the layer making it ends in softmax /
+        sigmoid and nothing else uses that output, else None."""
+        if state[0] == "graph":
+            plan = self._graph.plan
+            producer = plan.output_producers(training)[position]
+            if producer is None:
+                return None
+            step = state[1][2][producer]
+            if step.layer._logits_kind() is None:
+                return None
+            return step.layer.logits(state[1][1][producer])
+        _, tape, out_ids = state
+        entry = tape.sole_producer(out_ids[position])
+        if entry is None or entry[0]._logits_kind() is None:
+            return None
+        return entry[0].logits(entry[3])
+
+    # ---- compile --------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                run_eagerly=None, jit_compile=None, steps_per_execution=None):
+        """Choose the optimizer, the loss(es) and the metrics (names or objects, as in Keras).
+        With several outputs `loss`, `loss_weights` and `metrics` may be one for all, a list
+        (one per output) or a dict by output name. `run_eagerly`, `jit_compile` and
+        `steps_per_execution` are accepted and ignored (scratchnet is always eager)."""
+        self.optimizer = optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='mse'")
+        for item in symbolic.flatten(loss):
+            if item is not None:
+                losses.get(item)          # unknown names fail here, not mid-fit
+        for item in _flat_metrics(metrics):
+            metrics_module.validate_name(item)
+        if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict,
+                                                                      float, int)):
+            raise TypeError(f"compile: loss_weights must be a float, a list or a dict, "
+                            f"received {loss_weights!r}")
+        self._compile_args = (loss, loss_weights, metrics)
+        self.loss = losses.get(loss) if not isinstance(loss, (list, tuple, dict)) else loss
+        self._metric_ids = list(metrics) if isinstance(metrics, (list, tuple)) and not any(
+            isinstance(m, (list, tuple, dict)) for m in metrics) else metrics
+        self._outputs_spec = None
+        # `trainable` is read now (or, for a model not built yet, at its first fit)
+        self._train_pairs = self._trainable_pairs() if self.built else None
+        self.compiled = True
+        if self.built:
+            self._resolve_outputs()
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise NotCompiledError(
+                f"{what}: model {self.name!r} must be compiled first: call "
+                "model.compile(optimizer=..., loss=...) before fit/evaluate"
+            )
+
+    def _resolve_outputs(self):
+        """Per model output: its loss, weight and metrics, from compile's arguments."""
+        if self._outputs_spec is not None:
+            return self._outputs_spec
+        loss, weights, metrics = self._compile_args
+        names = self._output_names()
+        n = len(names)
+        per_loss = _per_output(loss, names, "loss", allow_single=True)
+        per_weight = _per_output(weights, names, "loss_weights", allow_single=True)
+        if metrics is None or (isinstance(metrics, (list, tuple)) and not metrics):
+            per_metrics = [[] for _ in range(n)]
+        elif n == 1:
+            per_metrics = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]]
+            if isinstance(metrics, dict):
+                per_metrics = [_as_list(metrics.get(names[0]))]
+        elif isinstance(metrics, dict):
+            unknown = set(metrics) - set(names)
+            if unknown:
+                raise ValueError(f"compile: metrics names {sorted(unknown)} are not outputs of "
+                                 f"model {self.name!r}; its outputs are {names}")
+            per_metrics = [_as_list(metrics.get(name)) for name in names]
+        elif isinstance(metrics, (list, tuple)) and len(metrics) == n and all(
+                m is None or isinstance(m, (list, tuple)) for m in metrics):
+            per_metrics = [_as_list(m) for m in metrics]
+        else:
+            raise ValueError(
+                f"compile: model {self.name!r} has {n} outputs {names}: metrics must be a "
+                f"list with one list of metrics per output, or a dict by output name, "
+                f"received metrics={metrics!r}")
+        specs = []
+        for name, l, w, m in zip(names, per_loss, per_weight, per_metrics):
+            if l is None and m:
+                raise ValueError(f"compile: output {name!r} has metrics but no loss")
+            specs.append(_Output(name, None if l is None else losses.get(l),
+                                 None if w is None else float(w), m))
+        if all(s.loss is None for s in specs):
+            raise ValueError(f"compile: no output of model {self.name!r} has a loss")
+        self._outputs_spec = specs
+        return specs
+
+    # ---- data -----------------------------------------------------------------------
+    def _dtype(self):
+        return getattr(self, "dtype", None) or backend.floatx()
+
+    def _prepare_x(self, x, what):
+        """The model inputs as a list of float arrays, checked (and the model built)."""
+        specs = self._input_specs()
+        arrays = _split_inputs(x, specs, self._input_count(), what)
+        arrays = [data.as_float_array(a, self._dtype(), f"{what}: x") for a in arrays]
+        if specs is None:
+            first = arrays[0]
+            if first.ndim == 1:
+                arrays[0] = first = first.reshape(-1, 1)
+            for a in arrays:
+                if 0 in a.shape[1:]:      # refuse before any layer gets built for it
+                    raise ValueError(
+                        f"{what}: x has shape {a.shape}; model {self.name!r} cannot be built "
+                        "for samples with an axis of size 0")
+            self._build_from_data(arrays)
+            specs = self._input_specs()
+        if len(arrays) != len(specs):
+            raise ValueError(f"{what}: model {self.name!r} has {len(specs)} inputs, received "
+                             f"{len(arrays)} arrays")
+        arrays = [data.match_input_shape(a, shape, self.name, what, name)
+                  for a, (name, shape) in zip(arrays, specs)]
+        for a in arrays[1:]:
+            if len(a) != len(arrays[0]):
+                raise ValueError(f"{what}: all inputs must have the same number of samples, "
+                                 f"received {[len(b) for b in arrays]}")
+        return arrays
+
+    def _input_count(self):
+        specs = self._input_specs()
+        return None if specs is None else len(specs)
+
+    def _build_from_data(self, arrays):
+        """Build an unbuilt model for data like `arrays` (a subclassed model runs `call`
+        once on the first sample)."""
+        if len(arrays) == 1:
+            self.build((None,) + arrays[0].shape[1:])
+        else:
+            self._trace_shapes([a[:1] for a in arrays])
+
+    def _prepare_xy(self, x, y, what):
+        xs = self._prepare_x(x, what)
+        specs = self._resolve_outputs()
+        ys = _split_targets(y, specs, what)
+        n = len(xs[0])
+        targets, y_shapes = [], []
+        for spec, shape, yi in zip(specs, self._output_shapes(), ys):
+            if spec.loss is None:
+                targets.append(None)
+                y_shapes.append(None)
+                continue
+            yi = data.as_target_array(yi, what)
+            data.check_same_length(xs[0], yi, what)
+            pred_shape = (n,) + tuple(shape[1:])
+            targets.append(spec.loss.prepare_targets(yi, pred_shape, self._dtype()))
+            y_shapes.append(yi.shape)
+        return xs, y_shapes, targets
+
+    def _new_metrics(self, y_shapes):
+        """[(log name, metric)] for every output's metrics, fresh."""
+        specs = self._outputs_spec
+        prefix = len(specs) > 1
+        found = []
+        for spec, y_shape, shape in zip(specs, y_shapes, self._output_shapes()):
+            if spec.loss is None:
+                continue
+            pred_shape = (y_shape[0],) + tuple(shape[1:])
+            for m in spec.metric_ids:
+                metric = metrics_module.get(m, y_shape, pred_shape)
+                found.append((f"{spec.name}_{metric.name}" if prefix else metric.name, metric))
+        return found
+
+    def _loss_trackers(self):
+        """Mean trackers: the total loss, and each output's when two or more have losses."""
+        trackers = [("loss", None, metrics_module.Mean(name="loss"))]
+        with_loss = [i for i, s in enumerate(self._outputs_spec) if s.loss is not None]
+        if len(with_loss) > 1:
+            trackers += [(f"{self._outputs_spec[i].name}_loss", i,
+                          metrics_module.Mean(name="loss")) for i in with_loss]
+        return trackers
+
+    # ---- one step -------------------------------------------------------------------
+    def _losses(self, targets, outputs, state, training):
+        """(total loss, per-output loss values, dL/d(outputs), positions given as dL/dz).
+
+        Keras's quiet trick (losses.py): a crossentropy on an output made by a softmax or
+        sigmoid is computed from the logits that went into it."""
+        total, values, grads, logits_positions = 0, [], [], set()
+        for position, (spec, t, y) in enumerate(zip(self._outputs_spec, targets, outputs)):
+            if spec.loss is None:
+                values.append(None)
+                grads.append(None)
+                continue
+            logits = None
+            if spec.loss.logits_kind is not None:
+                logits = self._logits_of(state, position, training)
+            if logits is not None:
+                per_sample, grad = spec.loss.forward_backward_from_logits(t, logits)
+                logits_positions.add(position)
+            else:
+                per_sample, grad = spec.loss.forward_backward(t, y)
+            value = per_sample.mean()
+            values.append(value)
+            if spec.weight is not None:
+                value = value * spec.weight
+                grad = grad * grad.dtype.type(spec.weight)
+            total = total + value
+            grads.append(grad)
+        return total, values, grads, logits_positions
+
+    def train_step(self, xs, targets):
+        """Zero gradients, forward, losses, backward, update. Returns (total loss, per-output
+        losses, outputs)."""
+        for layer in self._leaf_layers:
+            layer.zero_grads()
+        outputs, state = self._run(xs, training=True, record=True)
+        total, values, grads, logits = self._losses(targets, outputs, state, True)
+        self._backprop(state, grads, logits)
+        pairs = self._train_pairs
+        self.optimizer.apply([layer._grads[i] for layer, i in pairs],
+                             [layer._trainable_weights[i] for layer, i in pairs])
+        return total, values, outputs
+
+    def _update_logs(self, trackers, metric_objs, total, values, outputs, targets, n):
+        # the total loss is averaged with the batch sizes as weights; each output's own loss
+        # is the plain mean of its batch values -- what Keras 3 reports (measured, batches of
+        # 3, 3 and 2: out_loss = mean of the three)
+        for name, position, tracker in trackers:
+            if position is None:
+                tracker.update(total, n)
+            else:
+                tracker.update(values[position], 1)
+        index = 0
+        for spec, t, y in zip(self._outputs_spec, targets, outputs):
+            if spec.loss is None:
+                continue
+            for _ in spec.metric_ids:
+                metric_objs[index][1].update_state(t, y)
+                index += 1
+
+    # ---- fit ------------------------------------------------------------------------
+    @limits_threads
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        self._require_compiled("fit")
+        verbose = _check_verbose(verbose, "fit")
+        batch_size = data.check_batch_size(batch_size, "fit")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative int, received {epochs!r}")
+        xs, y_shapes, targets = self._prepare_xy(x, y, "fit")
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
+            validation = self._prepare_xy(*validation_data, "fit: validation_data")
+        elif validation_split:
+            present = [i for i, t in enumerate(targets) if t is not None]
+            (xs, kept), (x_val, t_val) = data.validation_split_arrays(
+                xs, [targets[i] for i in present], validation_split)
+            targets, val_targets = list(targets), [None] * len(targets)
+            for i, a, b in zip(present, kept, t_val):
+                targets[i], val_targets[i] = a, b
+            val_shapes = [None if s is None else (len(x_val[0]),) + tuple(s[1:])
+                          for s in y_shapes]
+            y_shapes = [None if s is None else (len(xs[0]),) + tuple(s[1:]) for s in y_shapes]
+            validation = (x_val, val_shapes, val_targets)
+
+        n = len(xs[0])
+        steps = math.ceil(n / batch_size)
+        self.history = History()
+        progress = [ProgbarLogger(verbose)] if verbose else []
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        hooks = CallbackList(progress + list(callbacks or []) + [self.history], self, params)
+        batch_hooks = hooks.wants_batch_hooks("train")
+        if self._train_pairs is None:
+            self._train_pairs = self._trainable_pairs()
+        self._leaf_layers = self._leaf_layers_list()
+        self.stop_training = False
+
+        hooks.call("on_train_begin", {})
+        for epoch in range(initial_epoch, epochs):
+            hooks.call("on_epoch_begin", epoch, {})
+            trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+            order = backend.rng().permutation(n) if shuffle else None
+            for step, index in enumerate(data.batches(n, batch_size, order)):
+                if batch_hooks:
+                    hooks.train_batch_begin(step, {})
+                x_batch = [a[index] for a in xs]
+                t_batch = [None if t is None else t[index] for t in targets]
+                total, values, outputs = self.train_step(x_batch, t_batch)
+                self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
+                                  len(x_batch[0]))
+                if batch_hooks or verbose:
+                    hooks.train_batch_end(step, _logs(trackers, metric_objs))
+            logs = _logs(trackers, metric_objs)
+            if validation is not None:
+                val_logs = self._evaluate_prepared(*validation, batch_size, hooks=None)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            hooks.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        hooks.call("on_train_end", {})
+        return self.history
+
+    # ---- evaluate / predict ---------------------------------------------------------
+    def _evaluate_prepared(self, xs, y_shapes, targets, batch_size, hooks, verbose=0):
+        n = len(xs[0])
+        trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+        bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
+        for step, index in enumerate(data.batches(n, batch_size)):
+            if hooks:
+                hooks.call("on_test_batch_begin", step, {})
+            x_batch = [a[index] for a in xs]
+            t_batch = [None if t is None else t[index] for t in targets]
+            outputs, state = self._run(x_batch, training=False, record=False)
+            total, values, _, _ = self._losses(t_batch, outputs, state, False)
+            self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
+                              len(x_batch[0]))
+            if hooks:
+                hooks.call("on_test_batch_end", step, _logs(trackers, metric_objs))
+            if bar:
+                bar.advance(step + 1, _logs(trackers, metric_objs))
+        logs = _logs(trackers, metric_objs)
+        if bar:
+            bar.close(logs)
+        return logs
+
+    @limits_threads
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
+                 return_dict=False):
+        """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist."""
+        self._require_compiled("evaluate")
+        verbose = _check_verbose(verbose, "evaluate")
+        batch_size = data.check_batch_size(batch_size, "evaluate")
+        xs, y_shapes, targets = self._prepare_xy(x, y, "evaluate")
+        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
+        hooks.call("on_test_begin", {})
+        logs = self._evaluate_prepared(xs, y_shapes, targets, batch_size, hooks, verbose)
+        hooks.call("on_test_end", logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    @limits_threads
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """Model outputs for x, computed batch by batch (default 32, as Keras); a list of
+        arrays for a model with several outputs."""
+        verbose = _check_verbose(verbose, "predict")
+        batch_size = data.check_batch_size(batch_size, "predict")
+        xs = self._prepare_x(x, "predict")
+        n = len(xs[0])
+        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
+        hooks.call("on_predict_begin", {})
+        results = None
+        bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
+        for step, index in enumerate(data.batches(n, batch_size)):
+            hooks.call("on_predict_batch_begin", step, {})
+            outputs, _ = self._run([a[index] for a in xs], training=False, record=False)
+            if results is None:    # in the output layers' dtype, as Keras returns them
+                results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outputs]
+            for result, o in zip(results, outputs):
+                result[index] = o
+            hooks.call("on_predict_batch_end", step, {})
+            if bar:
+                bar.advance(step + 1, {})
+        if bar:
+            bar.close({})
+        hooks.call("on_predict_end", {})
+        return results if self._returns_list() else results[0]
+
+    def predict_classes(self, x, batch_size=None, verbose=0):
+        """tf.keras 2's (since removed) `predict_classes`, which Python ML ch. 13 still calls:
+        the argmax class per sample, or (p > 0.5) as int32 for a single sigmoid output."""
+        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if probabilities.shape[-1] > 1:
+            return probabilities.argmax(axis=-1)
+        return (probabilities > 0.5).astype("int32")
+
+    def _call_eager(self, inputs, training):
+        """`model(x)`: the outputs for x (inference unless training=True)."""
+        xs = self._prepare_x(inputs, "call")
+        outputs, _ = self._run(xs, training=bool(training), record=False)
+        return outputs if self._returns_list() else outputs[0]
+
+    def summary(self, print_fn=None, line_length=None, positions=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
         from scratchnet.models.summary import format_summary
 
         (print_fn or print)(format_summary(self))
 
 
-def _logs(loss_mean, metric_objs):
-    logs = {"loss": loss_mean.result()}
-    for metric in metric_objs:
-        logs[metric.name] = metric.result()
+def _own(array, values):
+    """`array` itself, or a copy when it is a view into an array the model reuses."""
+    if array.base is None:
+        return array
+    for v in values:
+        if v is not None and v is not array and np.may_share_memory(array, v):
+            return array.copy()
+    return array
+
+
+def _logs(trackers, metric_objs):
+    logs = {name: tracker.result() for name, _, tracker in trackers}
+    for name, metric in metric_objs:
+        logs[name] = metric.result()
     return logs
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _flat_metrics(metrics):
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        return [m for v in metrics.values() for m in _as_list(v)]
+    if isinstance(metrics, (list, tuple)):
+        return [m for v in metrics for m in _as_list(v)]
+    return [metrics]
+
+
+def _per_output(value, names, what, allow_single):
+    """compile's `value` (one for all, a list, or a dict by output name) as one per output."""
+    n = len(names)
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(f"compile: {what} names {sorted(unknown)} are not outputs of the "
+                             f"model; its outputs are {names}")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"compile: {what} is a list of {len(value)} but the model has "
+                             f"{n} outputs {names}")
+        return list(value)
+    return [value] * n
+
+
+def _split_inputs(x, specs, count, what):
+    """x (an array, a list of arrays, or a dict by input name) as a list per model input.
+    `count`: how many inputs the model has (None: not known yet, for a subclassed model
+    that has not run; then a list of arrays is several inputs, as in Keras)."""
+    if x is None:
+        raise ValueError(f"{what}: x is required, received None")
+    if isinstance(x, dict):
+        if specs is None or any(name is None for name, _ in specs):
+            raise TypeError(f"{what}: x is a dict, but the model's inputs have no names to "
+                            "match it with; pass a list of arrays")
+        missing = [name for name, _ in specs if name not in x]
+        if missing:
+            raise ValueError(f"{what}: x has no array for the model input(s) {missing}; "
+                             f"received keys {sorted(x)}")
+        return [x[name] for name, _ in specs]
+    arrays = isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(a, np.ndarray) for a in x)
+    if count == 1 or (count is None and not arrays):
+        # a list of numbers is one array (predict([10.0])); [array] is that array
+        return [x[0]] if arrays and len(x) == 1 else [x]
+    if not isinstance(x, (list, tuple)) or len(x) != (count or len(x)):
+        names = [name for name, _ in specs] if specs else []
+        raise ValueError(f"{what}: the model has {count} inputs {names}: pass a list of "
+                         f"{count} arrays (or a dict by input name)")
+    return list(x)
+
+
+def _split_targets(y, specs, what):
+    """y (an array, a list, or a dict by output name) as one entry per model output (None
+    for outputs without a loss)."""
+    names = [s.name for s in specs]
+    with_loss = [i for i, s in enumerate(specs) if s.loss is not None]
+    if isinstance(y, dict):
+        missing = [names[i] for i in with_loss if names[i] not in y]
+        if missing:
+            raise ValueError(f"{what}: y has no targets for output(s) {missing}; received "
+                             f"keys {sorted(y)}")
+        return [y.get(name) for name in names]
+    if len(specs) == 1:
+        if isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
+            y = y[0]
+        return [y]
+    if not isinstance(y, (list, tuple)):
+        raise ValueError(f"{what}: the model has {len(specs)} outputs {names}: y must be a "
+                         "list with one array per output (or a dict by output name)")
+    if len(y) == len(specs):
+        return list(y)
+    if len(y) == len(with_loss):
+        out = [None] * len(specs)
+        for i, yi in zip(with_loss, y):
+            out[i] = yi
+        return out
+    raise ValueError(f"{what}: y holds {len(y)} arrays but the model has {len(specs)} "
+                     f"outputs {names} ({len(with_loss)} with a loss)")

@@ -1,108 +1,133 @@
-"""`Sequential`: a plain stack of layers, each feeding the next.
+"""`Sequential`: a plain stack of layers, each feeding the next -- the linear case of a graph.
 
 Lectures: all of them (`keras.Sequential([Flatten(input_shape=(28, 28)), Dense(128, ...), ...])`).
 
-forward runs the layers in order; backward runs them in reverse, handing each layer the
-gradient of the loss with respect to its output and getting back the gradient with respect
-to its input. The chain stops at the first layer with weights: nothing earlier needs dL/dx.
-"""
-import numpy as np
+A Sequential model is a Functional model whose graph is a chain: as soon as the input shape is
+known (`input_shape=` on the first layer, an `Input` first, or the first data `fit` sees),
+it calls an InputLayer and then each layer on symbolic tensors, and runs that graph like any
+other (engine/graph.py). So backward runs the layers in reverse, handing each the gradient of
+the loss with respect to its output and getting back the gradient with respect to its input;
+the chain stops at the first layer with trainable weights (nothing earlier needs dL/dx).
 
+Like tf.keras 2 (and unlike Keras 3), a Sequential model with a known input shape has
+`.input` and `.output` at once, so the Coursera activation model
+`Model(inputs=model.input, outputs=[layer.output for layer in model.layers])` works before
+and after `fit`.
+"""
 from scratchnet import backend
+from scratchnet.engine import symbolic
 from scratchnet.layers.base import Layer
 from scratchnet.layers.input_layer import InputLayer
+from scratchnet.models.functional import GraphData
 from scratchnet.models.model import Model
 
 
 class Sequential(Model):
-    def __init__(self, layers=None, name=None):
-        super().__init__(name=name)
+    def __init__(self, layers=None, name=None, trainable=True):
+        Layer.__init__(self, name=name, trainable=trainable)
+        self._init_model()
         self._layers = []
         self._input_layer = None
-        self.built = False
-        self.input_shape = self.output_shape = None
-        self.dtype = None
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        self._maybe_build()
 
-    def add(self, layer):
+    def add(self, layer, rebuild=True):
+        """Put `layer` on top of the stack (an Input, or its tensor, only first)."""
+        if isinstance(layer, symbolic.KerasTensor):
+            origin = layer._keras_history[0]
+            if not isinstance(origin, InputLayer):
+                raise TypeError(f"{self.name}.add: expected a layer or an Input(...), received "
+                                f"the symbolic tensor {layer!r}")
+            layer = origin
         if isinstance(layer, InputLayer):
-            if self._layers or self._input_layer:
+            if self._layers or self._input_layer is not None:
                 raise ValueError(f"{self.name}: an Input can only be the first layer")
             self._input_layer = layer
-            self.build((None,) + layer.declared_input_shape)
+            self.dtype = layer.dtype
+        else:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"{self.name}.add: expected a scratchnet layer, received "
+                                f"{layer!r}")
+            if any(other.name == layer.name for other in self._layers):
+                raise ValueError(
+                    f"All layers added to a Sequential model should have unique names. Name "
+                    f"{layer.name!r} is already the name of a layer in this model. Update the "
+                    "`name` argument to pass a unique name.")
+            self._layers.append(layer)
+        self._graph = None
+        self.built = False
+        if rebuild:
+            self._maybe_build()
+
+    def pop(self):
+        """Remove and return the top layer."""
+        if not self._layers:
+            raise TypeError(f"{self.name}: there are no layers in the model to pop")
+        layer = self._layers.pop()
+        self._graph = None
+        self.built = False
+        self._maybe_build()
+        return layer
+
+    def _maybe_build(self):
+        if not self._layers:
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(
-                f"{self.name}.add: expected a scratchnet layer, received {layer!r}"
-            )
-        self._layers.append(layer)
-        if self.built:
-            self.output_shape = layer.ensure_built(self.output_shape)
-        elif len(self._layers) == 1 and layer.declared_input_shape is not None:
-            self.build((None,) + layer.declared_input_shape)
+        if self._input_layer is not None:
+            self.build(self._input_layer.batch_shape)
+        elif self._layers[0].declared_input_shape is not None:
+            self.build((None,) + self._layers[0].declared_input_shape)
 
     @property
     def layers(self):
-        """The model's layers, without the Input (as Keras 3 lists them)."""
+        """The model's layers, without the Input (as Keras lists them)."""
         return list(self._layers)
 
-    def build(self, input_shape):
-        """Build every layer for inputs of `input_shape` (batch first, None allowed)."""
+    def build(self, input_shape=None):
+        """Call every layer on symbolic inputs of `input_shape` (batch first): the graph."""
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name!r} cannot be built because it has "
+                             "no layers. Call `model.add(layer)`.")
+        shape = tuple(input_shape)
         self.dtype = self.dtype or backend.floatx()
-        shape = (None,) + tuple(input_shape[1:])
-        self.input_shape = shape
+        if self._input_layer is None:
+            self._input_layer = InputLayer(shape=shape[1:], dtype=self.dtype)
+        elif tuple(self._input_layer.batch_shape[1:]) != tuple(shape[1:]):
+            raise ValueError(
+                f"Sequential model {self.name!r} has already been configured to use input "
+                f"shape {self._input_layer.batch_shape}. You cannot build it with input_shape "
+                f"{shape}")
+        inputs = self._input_layer.output
+        x = inputs
         for layer in self._layers:
-            shape = layer.ensure_built(shape)
-        self.output_shape = shape
-        self.built = True
-        self._first_weighted = next(
-            (i for i, layer in enumerate(self._layers) if layer.trainable_weights),
-            len(self._layers),
-        )
+            x = layer(x)
+        self._set_graph(GraphData(inputs, x))
 
-    def _output_layer(self):
-        return self._layers[-1] if self._layers else None
+    def _input_count(self):
+        return 1
 
-    def _forward(self, x, training):
-        # Each layer but the last hands its output straight to the next one, so it may write
-        # it into a buffer reused from call to call (`Layer._result_array`). A layer may also
-        # run the next one inside its own loop (`fuses_with`: Conv2D + MaxPooling2D), so the
-        # big intermediate result never goes to memory.
-        layers, last = self._layers, len(self._layers) - 1
-        scratch = []
-        i = 0
-        while i <= last:
-            layer = layers[i]
-            fused = i < last and layer.fuses_with(layers[i + 1], training)
-            i_out = i + 1 if fused else i          # the layer whose output this is
-            layer._scratch_results = i_out < last
-            try:
-                if fused:
-                    x = layer.forward_fused(x, layers[i + 1], training)
-                else:
-                    x = layer.forward(x, training=training)
-            finally:
-                layer._scratch_results = False
-            if i_out < last:
-                scratch.append(x)
-            i = i_out + 1
-        # a pass-through last layer (Flatten, Dropout at inference) may return a view of a
-        # reused buffer: what the model returns is always its own array
-        if any(np.may_share_memory(x, y) for y in scratch):
-            x = x.copy()
-        return x
+    def _no_graph(self, what):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined {what} yet: "
+                                 "give the first layer input_shape=..., start with an Input, "
+                                 "or fit/call it on data first")
 
-    def _backward(self, grad, from_logits=False):
-        last = len(self._layers) - 1
-        for i in range(last, self._first_weighted - 1, -1):
-            layer = self._layers[i]
-            need_input_grad = i > self._first_weighted
-            layer._scratch_results = True          # dx goes straight to layer i - 1
-            try:
-                if i == last and from_logits:
-                    grad = layer.backward_from_logits(grad, need_input_grad)
-                else:
-                    grad = layer.backward(grad, need_input_grad)
-            finally:
-                layer._scratch_results = False
+    @property
+    def input(self):
+        self._no_graph("input")
+        return self._graph.input_struct
+
+    @property
+    def output(self):
+        self._no_graph("output")
+        return self._graph.output_struct
+
+    @property
+    def input_shape(self):
+        self._no_graph("input shape")
+        return self._graph.inputs[0].shape
+
+    @property
+    def output_shape(self):
+        self._no_graph("output shape")
+        return self._graph.outputs[0].shape

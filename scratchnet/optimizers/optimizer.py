@@ -124,8 +124,8 @@ class Optimizer:
         self.iterations = 0
         self.implementation = "numba"
         self._built = False
-        self._specs = None  # [(shape, dtype)] of the variables the state was built for
-        self._slots = None  # [dict name -> flat array], one per variable
+        self._state = {}    # id(variable) -> (the variable, {slot name -> flat array})
+        self._order = []    # the variables of the last build / apply (for get_slot)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -187,31 +187,59 @@ class Optimizer:
 
     # ------------------------------------------------------------------ state
     def build(self, variables):
-        """Create the per-variable state (done by the first `apply`)."""
-        specs = []
+        """Create the per-variable state (done by the first `apply` of each variable)."""
         for i, v in enumerate(variables):
             self._check_variable(i, v)
-            specs.append((v.shape, v.dtype))
-        self._specs = specs
-        self._slots = [
-            {
-                name: np.full(v.size, self._slot_initial_value(name), dtype=v.dtype)
-                for name in self._slot_names()
-            }
-            for v in variables
-        ]
+        for v in variables:
+            self._state_of(v)
+        self._order = list(variables)
         self._built = True
 
+    def _state_of(self, var):
+        """The slots of `var`, made when first seen. The state is keyed by the variable
+        itself, not by its position in the list, so a model whose set of trainable weights
+        changes (a layer unfrozen, then compile again) keeps every other weight's state."""
+        entry = self._state.get(id(var))
+        if entry is None or entry[0] is not var:
+            entry = self._state[id(var)] = (var, {
+                name: np.full(var.size, self._slot_initial_value(name), dtype=var.dtype)
+                for name in self._slot_names()})
+        return entry[1]
+
+    @property
+    def _slots(self):
+        """[dict name -> flat array], one per variable of the last build / apply."""
+        return [self._state_of(v) for v in self._order]
+
     def get_slot(self, index, name):
-        """The state array `name` of variable number `index`, in the variable's shape."""
+        """The state array `name` of variable number `index` (of the last build / apply),
+        in the variable's shape."""
         if not self._built:
             raise ValueError(f"{self._owner}: the optimizer has no state before the first apply")
-        slots = self._slots[index]
+        var = self._order[index]
+        slots = self._state_of(var)
         if name not in slots:
             raise KeyError(
                 f"{self._owner}: no slot {name!r} for variable {index}; slots are {sorted(slots)}"
             )
-        return slots[name].reshape(self._specs[index][0])
+        return slots[name].reshape(var.shape)
+
+    @property
+    def variables(self):
+        """The optimizer's own variables, as Keras counts them: the iteration count, the
+        learning rate (a plain one, not a decay schedule), then every slot array."""
+        from scratchnet import backend
+
+        found = [np.array(self.iterations, np.int64)]
+        if not self.decay:
+            found.append(np.array(self._learning_rate, backend.floatx()))
+        names = sorted({n for _, slots in self._state.values() for n in slots},
+                       key=lambda n: (self._slot_names() + (n,)).index(n))
+        for name in names:
+            for var, slots in self._state.values():
+                if name in slots:
+                    found.append(slots[name].reshape(var.shape))
+        return found
 
     def _slot(self, slots, name, var, needed=True):
         """Variable `var`'s state array `name`, or an empty placeholder when not `needed`.
@@ -256,8 +284,9 @@ class Optimizer:
     def apply(self, grads, variables):
         """Update `variables` in place from `grads` (lists of equal-shaped arrays).
 
-        Builds the optimizer state on the first call. A `None` gradient leaves its variable
-        (and that variable's state) untouched, as in Keras. Increments `iterations` afterwards.
+        Builds the state of variables it has not seen before (keyed by the variable, so the
+        list may change from call to call). A `None` gradient leaves its variable (and that
+        variable's state) untouched, as in Keras. Increments `iterations` afterwards.
         """
         grads = list(grads)
         variables = list(variables)
@@ -267,42 +296,25 @@ class Optimizer:
             )
         if not variables:
             return  # Keras: an empty update is a no-op (iterations unchanged)
-        if self._built:
-            specs = self._specs
-            if len(variables) != len(specs):
-                raise ValueError(
-                    f"{self._owner}: the optimizer was built for {len(specs)} variables, got "
-                    f"{len(variables)}"
-                )
-        else:
-            specs = []
-            for i, v in enumerate(variables):
-                self._check_variable(i, v)
-                specs.append((v.shape, v.dtype))
         # Validate everything before touching anything, so a bad call changes nothing.
         work = []
         for i, (g, v) in enumerate(zip(grads, variables)):
-            shape, dtype = specs[i]
-            if (not isinstance(v, np.ndarray) or v.shape != shape or v.dtype != dtype
-                    or not v.flags.writeable):
-                self._check_variable(i, v)
-                raise ValueError(
-                    f"{self._owner}: variable {i} has shape {v.shape} and dtype {v.dtype}, but "
-                    f"the optimizer was built for shape {shape} and dtype {dtype}"
-                )
+            self._check_variable(i, v)
             if g is None:
                 continue
             g = np.asarray(g)
-            if g.shape != shape:
+            if g.shape != v.shape:
                 raise ValueError(
                     f"{self._owner}: gradient {i} has shape {g.shape} but variable {i} has "
-                    f"shape {shape}"
+                    f"shape {v.shape}"
                 )
-            if g.dtype != dtype or not g.flags.c_contiguous:
-                g = np.ascontiguousarray(g, dtype=dtype)  # Keras casts gradients likewise
+            if g.dtype != v.dtype or not g.flags.c_contiguous:
+                g = np.ascontiguousarray(g, dtype=v.dtype)  # Keras casts gradients likewise
             work.append((i, g, v))
-        if not self._built:
-            self.build(variables)
+        for v in variables:
+            self._state_of(v)
+        self._order = variables
+        self._built = True
         fn = self._numba_update if self._implementation == "numba" else self._numpy_update
         step_scalars = {}  # dtype -> scalars, computed once per step
         for i, g, v in work:
@@ -313,7 +325,7 @@ class Optimizer:
             contiguous = v.flags.c_contiguous
             # A non-contiguous variable is updated as a contiguous copy, then written back.
             flat = v.reshape(-1) if contiguous else np.ascontiguousarray(v).reshape(-1)
-            fn(flat, g.reshape(-1), *self._kernel_slots(flat, self._slots[i]), *scalars)
+            fn(flat, g.reshape(-1), *self._kernel_slots(flat, self._state_of(v)), *scalars)
             if not contiguous:
                 v[...] = flat.reshape(v.shape)
         self.iterations += 1
