@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from scratchnet.engine import workspace
 from scratchnet.kernels import conv_fast, conv_naive
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.padding import output_length, paddings
@@ -128,9 +129,9 @@ def test_layer_naive_equals_fast(dtype, activation, data):
         layer.implementation = implementation
         layer(c["x"])
         layer.set_weights([c["kernel"], c["bias"]] if use_bias else [c["kernel"]])
-        y = layer.forward(c["x"], training=True)
-        dx = layer.backward(c["dz"])
-        results[implementation] = [y, layer.logits(), dx] + [g.copy() for g in layer.grads]
+        y, cache = layer.forward(c["x"], training=True)
+        dx = layer.backward(c["dz"], cache)
+        results[implementation] = [y, layer.logits(cache), dx] + [g.copy() for g in layer.grads]
     # Smooth activations (tanh, sigmoid, softmax) round their outputs differently from the
     # exact grid: they are compared in float64 only.
     if dtype == "float32" and activation in ("tanh", "sigmoid", "softmax"):
@@ -183,8 +184,9 @@ def test_layer_inference_equals_naive(dtype, activation, data):
         layer.implementation = implementation
         layer(c["x"])
         layer.set_weights([c["kernel"], c["bias"]])
-        y = layer.forward(c["x"], training=False).copy()
-        dx = layer.backward(c["dz"])
+        y, cache = layer.forward(c["x"], training=False)
+        y = y.copy()
+        dx = layer.backward(c["dz"], cache)
         results[implementation] = [y, dx] + [g.copy() for g in layer.grads]
     for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), results["fast"],
                           results["naive"]):
@@ -207,9 +209,11 @@ def test_first_layer_direct_training_equals_naive(dtype, activation, data):
         layer.implementation = implementation
         layer(c["x"])
         layer.set_weights([c["kernel"], c["bias"]])
-        y = layer.forward(c["x"], training=True).copy()
-        dx = layer.backward(c["dz"], need_input_grad=need_dx)
-        results[implementation] = [y, layer.logits().copy()] + [g.copy() for g in layer.grads]
+        y, cache = layer.forward(c["x"], training=True)
+        y = y.copy()
+        dx = layer.backward(c["dz"], cache, need_input_grad=need_dx)
+        results[implementation] = ([y, layer.logits(cache).copy()]
+                                   + [g.copy() for g in layer.grads])
         if need_dx:
             results[implementation].append(dx)
         else:
@@ -219,38 +223,56 @@ def test_first_layer_direct_training_equals_naive(dtype, activation, data):
         check(a, b, dtype, f"first-layer training {what}")
 
 
-def test_buffers_are_reused_but_outputs_are_fresh():
+def test_buffers_are_reused_per_call_but_outputs_are_fresh():
+    """Inside a model step (an active workspace) a call gets its arrays of the previous step
+    back; called on its own, a layer's results are always new arrays."""
     rng = np.random.default_rng(0)
     layer = Conv2D(4, 3, padding="same", activation="relu", dtype="float64")
     x1, x2 = rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((2, 6, 6, 2))
-    y1 = layer(x1, training=True)
-    y1_copy = y1.copy()
-    layer.backward(np.ones_like(y1))
-    cols = layer._cols
-    y2 = layer(x2, training=True)
-    assert layer._cols is cols                       # the im2col buffer was reused
-    np.testing.assert_array_equal(y1, y1_copy)       # ... but y1 was not overwritten
-    layer(x2)                                        # inference keeps no im2col matrix
-    assert layer._cols is None
-    # A different batch size reallocates, and the answer is still right.
+    layer(x1)                                          # builds it
+    ws = workspace.Workspace()
+    previous = workspace.activate(ws)
+    try:
+        y1, cache1 = layer.forward(x1, training=True)
+        y1_copy = y1.copy()
+        y2, cache2 = layer.forward(x2, training=True)
+    finally:
+        workspace.activate(previous)
+    assert cache2.cols is cache1.cols and np.shares_memory(y1, y2)   # the call's buffers
+    assert not np.array_equal(y1_copy, y2)
+    y3, cache3 = layer.forward(x1, training=True)      # no workspace: all new
+    assert not np.shares_memory(y3, y2) and not np.shares_memory(cache3.cols, cache1.cols)
+    np.testing.assert_array_equal(y3, y1_copy)
+    _, cache = layer.forward(x2)                       # inference keeps no im2col matrix
+    assert cache.cols is None and cache.z is None
+    # A different batch size, and the answer is still right.
     x3 = rng.standard_normal((5, 6, 6, 2))
     naive = conv_naive.conv2d_forward(x3, layer.kernel, layer.bias, (1, 1),
                                       ((1, 1), (1, 1)), (1, 1))
     assert_close(layer(x3), np.maximum(naive, 0), "float64", "after a batch-size change")
-    assert not np.shares_memory(y2, layer(x2))
+    assert not np.shares_memory(layer(x2), layer(x2))
 
 
-def test_linear_layer_output_is_fresh_and_gradients_are_in_place():
+def test_gradients_add_up_over_calls_until_zeroed():
+    """Two backward calls in one step add their weight gradients; zero_grads starts anew."""
     rng = np.random.default_rng(1)
-    layer = Conv2D(3, 2, dtype="float32")
-    x = rng.standard_normal((2, 5, 5, 1)).astype("float32")
-    y1 = layer(x)
-    y2 = layer(x)
-    assert not np.shares_memory(y1, y2)
-    grads = list(layer.grads)
-    layer.backward(np.ones_like(y1))
-    assert all(a is b for a, b in zip(grads, layer.grads))    # the optimizer's references
-    assert np.any(layer.grads[0] != 0)
+    layer = Conv2D(3, 2, dtype="float64")
+    xa, xb = rng.standard_normal((2, 2, 5, 5, 1))
+    layer(xa)                                          # builds it
+    ya, cache_a = layer.forward(xa, training=True)
+    yb, cache_b = layer.forward(xb, training=True)
+    layer.zero_grads()
+    layer.backward(np.ones_like(ya), cache_a)
+    first = [g.copy() for g in layer.grads]
+    layer.backward(np.ones_like(yb), cache_b)
+    layer.zero_grads()
+    layer.backward(np.ones_like(yb), cache_b)
+    second = [g.copy() for g in layer.grads]
+    layer.backward(np.ones_like(ya), cache_a)
+    for total, a, b in zip(layer.grads, first, second):
+        np.testing.assert_allclose(total, a + b, rtol=1e-13)
+    layer.zero_grads()
+    assert layer.grads == [None, None]
 
 
 def test_wrappers_reject_bad_inputs_with_clear_errors():

@@ -108,8 +108,8 @@ def test_conv2d_matches_keras(activation, dtype, data):
     y = layer(case["x"])
     assert layer.kernel.shape == case["kernel"].shape
     layer.set_weights([case["kernel"], case["bias"]] if case["use_bias"] else [case["kernel"]])
-    y = layer.forward(case["x"], training=True)
-    dx = layer.backward(case["dy"], need_input_grad=True)
+    y, cache = layer.forward(case["x"], training=True)
+    dx = layer.backward(case["dy"], cache, need_input_grad=True)
 
     y_tf, grads_tf = keras_conv_grads(tf, keras, case)
     area = f"Conv2D({case['activation'] or 'None'})"
@@ -121,8 +121,9 @@ def test_conv2d_matches_keras(activation, dtype, data):
     assert len(layer.grads) == len(layer.trainable_weights)
 
     # Skipping dL/dx (the first layer of a model) gives the same weight gradients.
-    layer.forward(case["x"], training=True)
-    assert layer.backward(case["dy"], need_input_grad=False) is None
+    _, cache = layer.forward(case["x"], training=True)
+    layer.zero_grads()
+    assert layer.backward(case["dy"], cache, need_input_grad=False) is None
     check(layer.grads[0], grads_tf[1], dtype, "dL/dkernel without dL/dx", area)
 
 

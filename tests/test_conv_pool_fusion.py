@@ -79,8 +79,8 @@ def test_fused_equals_conv_then_pool(dtype, split, data):
     conv, pool, x = data.draw(conv_pool(dtype))
     with chunking(split):
         assert conv.fuses_with(pool)
-        expected = pool.forward(conv.forward(x, training=False), training=False).copy()
-        fused = conv.forward_fused(x, pool)
+        expected = pool.forward(conv.forward(x, training=False)[0], training=False)[0].copy()
+        fused, _ = conv.forward_fused(x, pool)
     assert fused.dtype == np.dtype(dtype) and fused.shape == expected.shape
     np.testing.assert_array_equal(fused, expected)
 
@@ -94,11 +94,16 @@ def test_backward_after_a_fused_pass_equals_backward_after_training(dtype, split
     conv, pool, x = data.draw(conv_pool(dtype))
     rng = np.random.default_rng(0)
     with chunking(split):
-        y = pool.forward(conv.forward(x, training=True), training=True)
+        z, conv_cache = conv.forward(x, training=True)
+        y, pool_cache = pool.forward(z, training=True)
         dy = rng.standard_normal(y.shape).astype(dtype)
-        expected = [conv.backward(pool.backward(dy))] + [g.copy() for g in conv.grads]
-        conv.forward_fused(x, pool)
-        got = [conv.backward(pool.backward(dy))] + [g.copy() for g in conv.grads]
+        conv.zero_grads()
+        expected = ([conv.backward(pool.backward(dy, pool_cache), conv_cache)]
+                    + [g.copy() for g in conv.grads])
+        _, fused_cache = conv.forward_fused(x, pool)
+        conv.zero_grads()
+        got = ([conv.backward_fused(dy, fused_cache, pool)]
+               + [g.copy() for g in conv.grads])
     for what, a, b in zip(("dL/dx", "dL/dkernel", "dL/dbias"), got, expected):
         np.testing.assert_array_equal(a, b, err_msg=what)
 
@@ -114,14 +119,17 @@ def test_fused_training_equals_conv_then_pool(dtype, split, data):
     results = []
     for fused in (False, True):
         with chunking(split):
+            conv.zero_grads()
             if fused:
-                y = conv.forward_fused(x, pool, training=True).copy()
+                y, cache = conv.forward_fused(x, pool, training=True)
+                dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
+                dx = conv.backward_fused(dy, cache, pool)
             else:
-                y = pool.forward(conv.forward(x, training=True), training=True).copy()
-            dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
-            dz = pool.backward(dy)
-            dx = conv.backward(dz)
-            results.append([y, dx] + [g.copy() for g in conv.grads])
+                z, conv_cache = conv.forward(x, training=True)
+                y, pool_cache = pool.forward(z, training=True)
+                dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
+                dx = conv.backward(pool.backward(dy, pool_cache), conv_cache)
+            results.append([y.copy(), dx] + [g.copy() for g in conv.grads])
     for what, a, b in zip(("pooled y", "dL/dx", "dL/dkernel", "dL/dbias"), *results):
         np.testing.assert_array_equal(a, b, err_msg=what)
 
@@ -129,11 +137,12 @@ def test_fused_training_equals_conv_then_pool(dtype, split, data):
 def test_a_subclass_that_overrides_forward_or_backward_is_not_fused():
     class ScaledPool(MaxPooling2D):
         def forward(self, x, training=False):
-            return 2 * super().forward(x, training)
+            y, cache = super().forward(x, training)
+            return 2 * y, cache
 
     class ShiftedConv(Conv2D):
-        def backward(self, dy, need_input_grad=True):
-            return super().backward(dy, need_input_grad)
+        def backward(self, dy, cache, need_input_grad=True):
+            return super().backward(dy, cache, need_input_grad)
 
     conv, shifted = Conv2D(4, 3, activation="relu"), ShiftedConv(4, 3, activation="relu")
     for layer in (conv, shifted):
@@ -144,7 +153,7 @@ def test_a_subclass_that_overrides_forward_or_backward_is_not_fused():
     model = sn.keras.Sequential([Conv2D(4, 3, activation="relu", input_shape=(6, 6, 2)),
                                  ScaledPool(2)])
     x = np.random.default_rng(0).random((3, 6, 6, 2)).astype("float32")
-    by_layers = model.layers[1].forward(model.layers[0].forward(x)).copy()
+    by_layers = model.layers[1].forward(model.layers[0].forward(x)[0])[0].copy()
     np.testing.assert_array_equal(model.predict(x, verbose=0), by_layers)
 
 
@@ -196,7 +205,7 @@ def test_predict_fuses_and_matches_the_layers_one_by_one(dtype, split):
     for start in range(0, len(x), 3):       # the same batches (BLAS may round by batch size)
         out = x[start:start + 3]
         for layer in model.layers:
-            out = layer.forward(out, training=False).copy()
+            out = layer.forward(out, training=False)[0].copy()
         step_by_step.append(out)
     step_by_step = np.concatenate(step_by_step)
     try:

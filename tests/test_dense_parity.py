@@ -69,8 +69,8 @@ def test_dense_matches_keras(activation, dtype, data):
     assert [w.shape for w in layer.trainable_weights] == (
         [case["kernel"].shape, case["bias"].shape] if case["use_bias"] else [case["kernel"].shape])
     layer.set_weights([case["kernel"], case["bias"]] if case["use_bias"] else [case["kernel"]])
-    y = layer.forward(case["x"], training=True)
-    dx = layer.backward(case["dy"], need_input_grad=True)
+    y, cache = layer.forward(case["x"], training=True)
+    dx = layer.backward(case["dy"], cache, need_input_grad=True)
 
     y_tf, grads_tf = keras_dense_grads(tf, keras, case)
     area = f"Dense({case['activation'] or 'None'}) rank {case['x'].ndim}"
@@ -82,8 +82,9 @@ def test_dense_matches_keras(activation, dtype, data):
     assert len(layer.grads) == len(layer.trainable_weights)
 
     # Skipping dL/dx (the first layer of a model) gives the same weight gradients.
-    layer.forward(case["x"], training=True)
-    assert layer.backward(case["dy"], need_input_grad=False) is None
+    _, cache = layer.forward(case["x"], training=True)
+    layer.zero_grads()
+    assert layer.backward(case["dy"], cache, need_input_grad=False) is None
     check(layer.grads[0], grads_tf[1], dtype, "dL/dW without dL/dx", area)
 
 
@@ -110,11 +111,12 @@ def test_flatten_matches_keras(dtype, shape, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((rng.integers(1, 4), *shape)).astype(dtype)
     layer = Flatten()
-    y = layer(x)
+    assert layer(x).shape == (x.shape[0], int(np.prod(shape)))
+    y, cache = layer.forward(x)
     expected_shape = (x.shape[0], int(np.prod(shape)))
     assert y.shape == expected_shape and layer.output_shape == (None, expected_shape[1])
     dy = rng.standard_normal(expected_shape).astype(dtype)
-    dx = layer.backward(dy)
+    dx = layer.backward(dy, cache)
     assert dx.shape == x.shape
 
     y_tf, dx_tf = None, None

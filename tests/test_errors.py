@@ -459,4 +459,4 @@ def test_forward_before_build_says_so(make, x):
     with pytest.raises(RuntimeError, match=r"not built yet.*layer\(x\)"):
         layer.forward(x)
     layer(x)                                    # calling it builds it
-    assert layer.forward(x).shape[0] == x.shape[0]
+    assert layer.forward(x)[0].shape[0] == x.shape[0]

@@ -64,10 +64,11 @@ def check_layer(layer, x, rng):
     dy = rng.standard_normal(y.shape)
 
     def loss():
-        return float(np.sum(layer.forward(x, training=True) * dy))
+        return float(np.sum(layer.forward(x, training=True)[0] * dy))
 
-    loss()
-    dx = layer.backward(dy, need_input_grad=True)
+    _, cache = layer.forward(x, training=True)
+    layer.zero_grads()
+    dx = layer.backward(dy, cache, need_input_grad=True)
     analytic = [g.copy() for g in layer.grads]
     assert_grad(dx, numeric_grad(loss, x), f"{layer.name}: dL/dx")
     for i, w in enumerate(layer.trainable_weights):
@@ -92,8 +93,8 @@ def test_dense_gradients(activation, units, features, batch, rank3, use_bias, se
         layer(x)
         if use_bias:
             layer.bias[...] = rng.standard_normal(units)
-        layer.forward(x)
-        if activation != "relu" or _away_from(layer.logits(), [0.0]):
+        _, cache = layer.forward(x)
+        if activation != "relu" or _away_from(layer.logits(cache), [0.0]):
             break
     check_layer(layer, x, rng)
 
@@ -185,11 +186,11 @@ def test_fused_logits_gradient_equals_probability_path(kind, n, k, seed):
     if kind == "categorical":
         y_true = np.eye(k)[rng.integers(0, k, n)]
     act = Activation("sigmoid" if kind == "binary" else "softmax")
-    p = act(z)
+    p, cache = act.forward(z)
     loss = LOSS_CLASSES[kind]()
     targets = loss.prepare_targets(y_true, p.shape, p.dtype)
     values_p, dp = loss.forward_backward(targets, p)
-    dz_via_probabilities = act.backward(dp)
+    dz_via_probabilities = act.backward(dp, cache)
     values_z, dz_fused = loss.forward_backward_from_logits(targets, z)
     np.testing.assert_allclose(values_z, values_p, rtol=FD_RTOL, atol=FD_ATOL)
     assert_grad(dz_fused, dz_via_probabilities, f"{kind}: fused vs probability path")
@@ -230,11 +231,12 @@ def test_sequential_loss_gradients_wrt_all_weights(case, n, seed):
     while True:  # keep every relu unit's pre-activation away from its kink
         model = _build_model(hidden, output, outputs, rng)
         x = rng.standard_normal((n, 2, 3))
-        model._forward(x, training=True)
-        relus = [layer for layer in model.layers
-                 if getattr(getattr(layer, "activation", None), "name", "") == "relu"
-                 and isinstance(layer, Dense)]
-        if all(_away_from(layer.logits(), [0.0]) for layer in relus):
+        h, ok = x, True
+        for layer in model.layers:
+            h, cache = layer.forward(h, training=True)
+            if isinstance(layer, Dense) and layer.activation.name == "relu":
+                ok = ok and _away_from(layer.logits(cache), [0.0])
+        if ok:
             break
     model.compile(optimizer="sgd", loss=loss_name)
     if loss_name == "sparse_categorical_crossentropy":
@@ -245,21 +247,16 @@ def test_sequential_loss_gradients_wrt_all_weights(case, n, seed):
         y = rng.integers(0, 2, (n, outputs)).astype(float)
     else:
         y = rng.standard_normal((n, outputs))
-    x, _, targets = model._prepare_xy(x, y, "gradcheck")
-    fused = model._fuses_loss_with_output()
-    assert fused == (output in ("sigmoid", "softmax", "softmax-layer"))
+    xs, _, targets = model._prepare_xy(x, y, "gradcheck")
 
     def value():
-        y_pred = model._forward(x, training=True)
-        return float(model._loss_and_output_grad(targets, y_pred, fused)[0].mean())
+        return float(model._loss_and_grads(xs, targets)[0])
 
-    y_pred = model._forward(x, training=True)
-    _, grad = model._loss_and_output_grad(targets, y_pred, fused)
-    model._backward(grad, from_logits=fused)
-    model._collect_trainable()
-    analytic = [g.copy() for g in model._trainable_grads]
-    weights = model._trainable_variables
-    assert len(analytic) == len(weights) == len(model.trainable_weights) > 0
+    _, analytic, fused = model._loss_and_grads(xs, targets)
+    assert bool(fused) == (output in ("sigmoid", "softmax", "softmax-layer"))
+    analytic = [g.copy() for g in analytic]
+    weights = model.trainable_weights
+    assert len(analytic) == len(weights) > 0
     for i, w in enumerate(weights):
         assert_grad(analytic[i], numeric_grad(value, w), f"{case}: dL/dweight[{i}] {w.shape}")
     # The model's evaluate reports the same loss (batch mean) the gradients are taken of.

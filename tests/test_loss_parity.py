@@ -237,10 +237,11 @@ def test_fused_dense_output_and_crossentropy_match_keras(kind, activation, dtype
     ours.set_weights([kernel, bias])
     loss = OURS[kind]()
     assert loss.logits_kind == ours.activation.logits_loss_kind  # what makes a model fuse
-    y_pred = ours.forward(x, training=True)
+    y_pred, cache = ours.forward(x, training=True)
     prepared = loss.prepare_targets(y_true, y_pred.shape, y_pred.dtype)
-    per_sample, dz = loss.forward_backward_from_logits(prepared, ours.logits())
-    dx = ours.backward_from_logits(dz, need_input_grad=True)
+    per_sample, dz = loss.forward_backward_from_logits(prepared, ours.logits(cache))
+    ours.zero_grads()
+    dx = ours.backward_from_logits(dz, cache, need_input_grad=True)
 
     theirs = keras.layers.Dense(k, activation=activation, dtype=dtype)
     theirs.build((None, features))
@@ -258,7 +259,7 @@ def test_fused_dense_output_and_crossentropy_match_keras(kind, activation, dtype
     dx_tf, dw_tf, db_tf = tape.gradient(value, [xt, theirs.kernel, theirs.bias])
 
     # The same numbers as TF's own from_logits loss on the same logits.
-    z = ours.logits()
+    z = ours.logits(cache)
     value_logits, dz_tf = tf_mean_and_grad(tf, kind, y_true, z, dtype, from_logits=True)
     area = f"fused {activation}+{kind}"
     check(y_pred, out.numpy(), dtype, f"{area}: output", area)

@@ -49,10 +49,11 @@ def compare(tf, kind, args, x, dtype, rng, area):
     keras_cls = {"max": tf.keras.layers.MaxPooling2D, "avg": tf.keras.layers.AveragePooling2D}
     y_tf, dx_tf, dy = tf_forward_backward(tf, keras_cls[kind](*args, dtype=dtype), x, rng)
     layer = POOLS[kind](*args, dtype=dtype)
-    y = layer(x)
+    assert layer(x).shape == y_tf.shape
+    y, cache = layer.forward(x)          # inference: a max pool's backward finds the argmax
     assert layer.output_shape == (None,) + y_tf.shape[1:]
     check(y, y_tf, dtype, f"{area} forward", area)
-    dx = layer.backward(dy)
+    dx = layer.backward(dy, cache)
     check(dx, dx_tf, dtype, f"{area} dL/dx", area)
     if kind == "max":   # a selection and sums of selected values: bit for bit
         np.testing.assert_array_equal(y, y_tf)
@@ -110,8 +111,8 @@ def test_max_pool_gradient_goes_to_the_first_tied_cell():
     expected = np.array([[14, 10, 12, 0], [19, 11, 12, 0], [27, 15, 16, 0], [0, 0, 0, 0]])
     for dtype in DTYPES:
         layer = MaxPooling2D(3, 1, "same", dtype=dtype)
-        layer(np.zeros((1, 4, 4, 1)))
-        dx = layer.backward(np.arange(1, 17, dtype=dtype).reshape(1, 4, 4, 1))
+        _, cache = layer.forward(np.zeros((1, 4, 4, 1), dtype), training=True)
+        dx = layer.backward(np.arange(1, 17, dtype=dtype).reshape(1, 4, 4, 1), cache)
         np.testing.assert_array_equal(dx[0, :, :, 0], expected)
 
 
@@ -131,10 +132,10 @@ def test_max_pool_special_values_match_tf(dtype):
     rng = np.random.default_rng(0)
     y_tf, dx_tf, dy = tf_forward_backward(tf, tf.keras.layers.MaxPooling2D(dtype=dtype), x, rng)
     layer = MaxPooling2D(dtype=dtype)
-    y = layer(x)
+    y, cache = layer.forward(x)
     np.testing.assert_array_equal(y, y_tf)
     np.testing.assert_array_equal(np.signbit(y), np.signbit(y_tf))
-    np.testing.assert_array_equal(layer.backward(dy), dx_tf)
+    np.testing.assert_array_equal(layer.backward(dy, cache), dx_tf)
 
 
 # ---------------------------------------------------------------- global pooling
@@ -159,18 +160,19 @@ def test_global_pooling_matches_keras(pool, case):
                     "avg": (GlobalAveragePooling2D, tf.keras.layers.GlobalAveragePooling2D)}[pool]
     y_tf, dx_tf, dy = tf_forward_backward(tf, theirs(keepdims=keepdims, dtype=dtype), x, rng)
     layer = ours(keepdims=keepdims, dtype=dtype)
-    y = layer(x)
+    assert layer(x).shape == y_tf.shape
+    y, cache = layer.forward(x)
     assert layer.output_shape == (None,) + y_tf.shape[1:]
     area = f"global {pool} pool"
     check(y, y_tf, dtype, f"{area} forward", area)
-    check(layer.backward(dy), dx_tf, dtype, f"{area} dL/dx", area)
+    check(layer.backward(dy, cache), dx_tf, dtype, f"{area} dL/dx", area)
 
 
 def test_global_max_splits_ties_equally():
     layer = GlobalMaxPooling2D(dtype="float64")
-    y = layer(np.array([2.0, 1.0, 2.0, 2.0]).reshape(1, 2, 2, 1))
+    y, cache = layer.forward(np.array([2.0, 1.0, 2.0, 2.0]).reshape(1, 2, 2, 1))
     assert y.shape == (1, 1) and y[0, 0] == 2.0
-    np.testing.assert_array_equal(layer.backward(np.array([[3.0]])).ravel(), [1, 0, 1, 1])
+    np.testing.assert_array_equal(layer.backward(np.array([[3.0]]), cache).ravel(), [1, 0, 1, 1])
 
 
 # ---------------------------------------------------------------- shapes, names, errors
@@ -246,16 +248,18 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="rank 4"):
         GlobalMaxPooling2D().ensure_built((None, 8, 3))
     layer = MaxPooling2D(dtype="float64")
-    layer(np.zeros((1, 4, 4, 2)))
+    _, cache = layer.forward(np.zeros((1, 4, 4, 2)))
     with pytest.raises(ValueError, match="dL/dy"):
-        layer.backward(np.zeros((1, 3, 3, 2)))
-    assert layer.backward(np.ones((1, 2, 2, 2)), need_input_grad=False) is None
+        layer.backward(np.zeros((1, 3, 3, 2)), cache)
+    assert layer.backward(np.ones((1, 2, 2, 2)), cache, need_input_grad=False) is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_integer_input_is_cast_and_dtype_kept(dtype):
     for layer in (MaxPooling2D(dtype=dtype), AveragePooling2D(dtype=dtype),
                   GlobalAveragePooling2D(dtype=dtype), GlobalMaxPooling2D(dtype=dtype)):
-        y = layer(np.arange(32).reshape(2, 4, 4, 1))
+        x = np.arange(32).reshape(2, 4, 4, 1)
+        y = layer(x)
         assert y.dtype == np.dtype(dtype)
-        assert layer.backward(np.ones_like(y)).dtype == np.dtype(dtype)
+        _, cache = layer.forward(x.astype(dtype))
+        assert layer.backward(np.ones_like(y), cache).dtype == np.dtype(dtype)

@@ -250,7 +250,7 @@ def test_unsupported_keras_activation_is_named():
 def test_unsupported_scratchnet_layer_is_named():
     class Custom(sn.layers.Layer):
         def forward(self, x, training=False):
-            return x
+            return x, None
 
     model = sn.Sequential([sn.layers.Dense(2, input_shape=(3,)), Custom(name="weird")])
     with pytest.raises(ValueError, match=r"weird.*Custom.*not supported"):

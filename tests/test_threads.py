@@ -30,7 +30,7 @@ def split_everything(monkeypatch):
     """Within the test: 2 threads, and every bit of work big enough to be split."""
     monkeypatch.setattr(threads, "MIN_WORK_PER_THREAD", 1)
     monkeypatch.setattr(threads, "_num_threads", 2)
-    monkeypatch.setattr("scratchnet.layers.dense._MIN_SPLIT_RATIO", 1e-9)
+    monkeypatch.setattr(threads, "_MIN_SPLIT_RATIO", 1e-9)
     judge = threads._Judge()
     judge.MAX_OTHERS = float("inf")       # whatever else runs on the machine: split
     monkeypatch.setattr(threads, "_judge", judge)
@@ -147,9 +147,10 @@ def test_conv_layer_split_equals_serial(split_everything, dtype, activation, bat
     dy = (rng.integers(-8, 9, layer.compute_output_shape(x.shape)) / 8).astype(dtype)
 
     def step():
-        y = layer.forward(x, training=True).copy()
-        dx = layer.backward(dy)
-        return [y, dx] + [g.copy() for g in layer.grads]
+        y, cache = layer.forward(x, training=True)
+        layer.zero_grads()
+        dx = layer.backward(dy, cache)
+        return [y.copy(), dx] + [g.copy() for g in layer.grads]
 
     serial, split = serial_and_split(step)
     np.testing.assert_array_equal(split[0], serial[0])              # forward: bit for bit
@@ -167,8 +168,9 @@ def test_dense_layer_split_equals_serial(split_everything, dtype):
     dy = rng.standard_normal((5, 4)).astype(dtype)
 
     def step():
-        y = layer.forward(x, training=True).copy()
-        return [y, layer.backward(dy)] + [g.copy() for g in layer.grads]
+        y, cache = layer.forward(x, training=True)
+        layer.zero_grads()
+        return [y.copy(), layer.backward(dy, cache)] + [g.copy() for g in layer.grads]
 
     serial, split = serial_and_split(step)
     for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), split, serial):

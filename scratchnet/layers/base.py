@@ -135,15 +135,17 @@ class Layer:
         self._grads = [None] * len(self._trainable_weights)
 
     def ensure_built(self, input_shape):
-        """Build for inputs of this shape (batch first) unless built; the output shape."""
+        """Build for inputs of this shape (batch first) unless built already; the output
+        shape of the build (None when it was built before)."""
         input_shape = _batch_shape(input_shape)
-        if not self.built:
-            if self.dtype is None:
-                self.dtype = backend.floatx()
-            self.build(input_shape)
-            if not self.built:          # a subclass whose build skipped the wrapper
-                self._finish_build(input_shape)
-        return self.compute_output_shape(input_shape)
+        if self.built:
+            return None
+        if self.dtype is None:
+            self.dtype = backend.floatx()
+        self.build(input_shape)
+        if not self.built:              # a subclass whose build skipped the wrapper
+            self._finish_build(input_shape)
+        return self._build_output_shape
 
     def add_weight(self, shape=None, initializer="glorot_uniform", trainable=True, name=None,
                    dtype=None):
@@ -405,7 +407,8 @@ class Layer:
             structure = "one"
         if self._is_op:                  # an operation computes in its inputs' dtype
             self.dtype = flat[0].dtype
-        out_shapes = self.ensure_built(shapes)
+        self.ensure_built(shapes)
+        out_shapes = self.compute_output_shape(_batch_shape(shapes))
         if structure == "one":
             self.check_input_shape(shapes)
         dtype = self._output_dtype()

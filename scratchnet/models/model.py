@@ -666,6 +666,16 @@ class Model(Layer):
             grads.append(grad)
         return total, values, grads, logits_positions
 
+    def _loss_and_grads(self, xs, targets):
+        """(total loss, dL/d(trainable weights) in `trainable_weights` order, positions of the
+        outputs whose loss started from logits) on one batch, without updating anything."""
+        for layer in self._leaf_layers_list():
+            layer.zero_grads()
+        outputs, state = self._run(xs, training=True, record=True)
+        total, _, grads, logits = self._losses(targets, outputs, state, True)
+        self._backprop(state, grads, logits)
+        return total, [layer._grads[i] for layer, i in self._trainable_pairs()], logits
+
     def train_step(self, xs, targets):
         """Zero gradients, forward, losses, backward, update. Returns (total loss, per-output
         losses, outputs)."""
@@ -905,14 +915,13 @@ def _split_inputs(x, specs, count, what):
     if x is None:
         raise ValueError(f"{what}: x is required, received None")
     if isinstance(x, dict):
-        if specs is None or any(name is None for name, _ in specs):
-            raise TypeError(f"{what}: x is a dict, but the model's inputs have no names to "
-                            "match it with; pass a list of arrays")
-        missing = [name for name, _ in specs if name not in x]
-        if missing:
-            raise ValueError(f"{what}: x has no array for the model input(s) {missing}; "
-                             f"received keys {sorted(x)}")
-        return [x[name] for name, _ in specs]
+        names = [name for name, _ in specs] if specs is not None else []
+        if specs is None or any(name is None for name in names) or any(
+                name not in x for name in names):
+            raise TypeError(f"{what}: x is a dict with keys {sorted(map(str, x))}, which are "
+                            f"not the names of the model's inputs {names}: pass an array (a "
+                            "list of arrays for several inputs) or a dict by input name")
+        return [x[name] for name in names]
     arrays = isinstance(x, (list, tuple)) and len(x) > 0 and all(
         isinstance(a, np.ndarray) for a in x)
     if count == 1 or (count is None and not arrays):
