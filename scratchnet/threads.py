@@ -83,6 +83,7 @@ import time
 
 import numpy as np
 
+from scratchnet.engine import workspace
 from scratchnet.kernels import spin
 
 
@@ -209,14 +210,20 @@ def run_split(task, count, work=None, pieces=None):
 _MIN_SPLIT_RATIO = 16
 
 
-def matmul(a, b):
+def matmul(a, b, reuse=None):
     """a @ b (2-D), its rows cut into one block per thread when the product is big enough
-    (Dense layers: x W, x^T dz, dz W^T). The same numbers as np.matmul, block by block."""
+    (Dense layers: x W, x^T dz, dz W^T). The same numbers as np.matmul, block by block.
+    `reuse`: a name under which the result array comes from the running call's workspace
+    (engine/workspace.py: the same array step after step inside a model, else a new one)."""
     rows, inner = a.shape
     pieces = parts(rows, rows * inner * b.shape[1] / _MIN_SPLIT_RATIO, per_thread=1)
-    if pieces == 1:
+    if reuse is None and pieces == 1:
         return a @ b
-    out = np.empty((rows, b.shape[1]), np.result_type(a, b))
+    shape = (rows, b.shape[1])
+    dtype = a.dtype if a.dtype == b.dtype else np.result_type(a, b)
+    out = np.empty(shape, dtype) if reuse is None else workspace.array(reuse, shape, dtype)
+    if pieces == 1:
+        return np.matmul(a, b, out=out)
 
     def block(start, stop, _):
         np.matmul(a[start:stop], b, out=out[start:stop])

@@ -29,6 +29,7 @@ fresh (`fresh_outputs`) where the caller keeps them.
 import numpy as np
 
 from scratchnet.engine import workspace
+from scratchnet.layers.base import trainable_version
 
 
 class Step:
@@ -75,6 +76,7 @@ class Plan:
         self.steps = steps
         self._fused = {}
         self._need_dx = {}
+        self._workspaces = {}
 
     # ---- the fusion rewrite ----------------------------------------------------------
     def steps_for(self, training):
@@ -113,8 +115,9 @@ class Plan:
 
     def output_producers(self, training):
         """Per model output: the index of the step (in `steps_for(training)`) that made it,
-        when that step is a plain single-output call and nothing else uses the output
-        (where a crossentropy may start from the step's logits); else None."""
+        when that step is a plain single-output call of a layer ending in softmax/sigmoid and
+        nothing else uses the output (a crossentropy may then start from the step's logits);
+        else None."""
         key = ("producers", bool(training))
         found = self._fused.get(key)
         if found is None:
@@ -124,7 +127,8 @@ class Plan:
             for s in self.output_slots:
                 k = next((k for k, step in enumerate(steps) if s in step.outputs), None)
                 ok = (k is not None and steps[k].pool is None and not steps[k].multi
-                      and s not in used and self.output_slots.count(s) == 1)
+                      and s not in used and self.output_slots.count(s) == 1
+                      and steps[k].layer._logits_kind() is not None)
                 found.append(k if ok else None)
             self._fused[key] = found
         return found
@@ -134,27 +138,36 @@ class Plan:
         """Per step: does any of its inputs need a gradient? An input does when it is a
         model input whose gradient the caller wants, or comes from a step that has trainable
         weights or itself needs dL/dx. (Read from the layers' `trainable` now.)"""
-        signature = (id(steps), bool(need_input_grad),
-                     tuple(_has_trainable_weights(s.layer) or
-                           (s.pool is not None and _has_trainable_weights(s.pool))
-                           for s in steps))
-        flags = self._need_dx.get(signature)
-        if flags is None:
+        key = (id(steps), bool(need_input_grad))
+        version = trainable_version[0]
+        found = self._need_dx.get(key)
+        if found is None or found[0] != version:
             requires = [False] * self.num_slots
             if need_input_grad:
                 for s in self.input_slots:
                     requires[s] = True
             flags = []
-            for step, trainable in zip(steps, signature[2]):
+            for step in steps:
                 need = any(requires[s] for s in step.inputs)
                 flags.append(need)
-                if need or trainable:
+                if need or step.layer._has_trainable_weights() or (
+                        step.pool is not None and step.pool._has_trainable_weights()):
                     for s in step.outputs:
                         requires[s] = True
-            if len(self._need_dx) > 16:
-                self._need_dx.clear()
-            self._need_dx[signature] = flags
-        return flags
+            found = self._need_dx[key] = (version, flags)
+        return found[1]
+
+    def _step_workspaces(self, steps, root, fresh_outputs):
+        """Each step's workspace under `root` (None for all when there is no root, and for
+        the steps that make the outputs when they must be fresh)."""
+        if root is None:
+            return [None] * len(steps)
+        key = (id(steps), id(root), fresh_outputs)
+        found = self._workspaces.get(key)
+        if found is None or found[0] is not root:
+            found = self._workspaces[key] = (root, [_step_workspace(s, root, fresh_outputs)
+                                                    for s in steps])
+        return found[1]
 
     # ---- running ----------------------------------------------------------------------
     def forward(self, xs, training, root=None, fresh_outputs=True):
@@ -165,8 +178,8 @@ class Plan:
             values[s] = x
         steps = self.steps_for(training)
         caches = [None] * len(steps)
-        for k, step in enumerate(steps):
-            ws = _step_workspace(step, root, fresh_outputs)
+        for k, (step, ws) in enumerate(zip(steps, self._step_workspaces(steps, root,
+                                                                          fresh_outputs))):
             previous = workspace.activate(ws)
             try:
                 x = (values[step.inputs[0]] if step.structure == "one"
@@ -185,7 +198,15 @@ class Plan:
         return values, caches, steps, root, fresh_outputs
 
     def outputs(self, state):
-        return [state[0][s] for s in self.output_slots]
+        """The model's outputs of a forward pass. With fresh outputs, an output that is a
+        view into an array a step reuses (a Flatten at the end) is copied."""
+        values, _, steps, root, fresh_outputs = state
+        outs = [values[s] for s in self.output_slots]
+        if fresh_outputs and root is not None:
+            reused = [values[s] for step in steps if not step.is_output for s in step.outputs]
+            outs = [o.copy() if o.base is not None and any(
+                np.may_share_memory(o, v) for v in reused) else o for o in outs]
+        return outs
 
     def backward(self, state, output_grads, need_input_grad=False, logits_outputs=()):
         """dL/d(inputs) (None where not needed) from dL/d(outputs) (None: no loss on it).
@@ -202,25 +223,30 @@ class Plan:
             if position in logits_outputs:
                 from_logits.add(s)
         flags = self.need_dx(steps, need_input_grad)
+        workspaces = self._step_workspaces(steps, root, fresh_outputs)
         for k in range(len(steps) - 1, -1, -1):
             step = steps[k]
-            dys = [grads[s] for s in step.outputs]
-            if all(d is None for d in dys):
-                continue
-            for s in step.outputs:
-                grads[s] = None
+            outs = step.outputs
             if step.multi:
+                dys = [grads[s] for s in outs]
+                if all(d is None for d in dys):
+                    continue
                 dy = [d if d is not None else np.zeros_like(values[s])
-                      for d, s in zip(dys, step.outputs)]
+                      for d, s in zip(dys, outs)]
+                for s in outs:
+                    grads[s] = None
             else:
-                dy = dys[0]
+                dy = grads[outs[0]]
+                if dy is None:
+                    continue
+                grads[outs[0]] = None
             need = flags[k]
-            ws = _step_workspace(step, root, fresh_outputs)
+            ws = workspaces[k]
             previous = workspace.activate(ws)
             try:
                 if step.pool is not None:
                     dx = _backward_fused(step, dy, caches[k], need, ws)
-                elif step.outputs[0] in from_logits:
+                elif from_logits and outs[0] in from_logits:
                     dx = step.layer.backward_from_logits(dy, caches[k], need_input_grad=need)
                 else:
                     dx = step.layer.backward(dy, caches[k], need_input_grad=need)
@@ -230,15 +256,14 @@ class Plan:
             if not need:
                 continue
             if step.structure == "one":
-                dx = [dx]
+                s = step.inputs[0]
+                if dx is not None:
+                    grads[s] = dx if grads[s] is None else grads[s] + dx
+                continue
             for s, g in zip(step.inputs, dx):
                 if g is not None:
                     grads[s] = g if grads[s] is None else grads[s] + g
         return [grads[s] for s in self.input_slots]
-
-
-def _has_trainable_weights(layer):
-    return layer._has_trainable_weights()
 
 
 def _step_workspace(step, root, fresh_outputs):

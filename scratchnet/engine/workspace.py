@@ -84,10 +84,11 @@ _roots = weakref.WeakKeyDictionary()
 def root_for(model):
     """The workspace a model's top-level runs (fit, evaluate, predict) hang their calls'
     workspaces on: one per model, kept while the model lives."""
-    ws = _roots.get(model)
-    if ws is None:
+    try:
+        return _roots[model]
+    except KeyError:
         ws = _roots[model] = Workspace()
-    return ws
+        return ws
 
 
 def child_of_active(key):

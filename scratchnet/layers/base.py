@@ -34,6 +34,9 @@ from scratchnet import backend
 from scratchnet.engine import context, symbolic, workspace
 
 _name_counts = {}
+# bumped whenever a layer's `trainable` changes or a layer gets its weights: the engine
+# caches which calls need dL/dx and looks again when this moves
+trainable_version = [0]
 
 
 def unique_name(prefix):
@@ -129,6 +132,7 @@ class Layer:
         return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
     def _finish_build(self, input_shape):
+        trainable_version[0] += 1
         self._build_input_shape = input_shape
         self._build_output_shape = self.compute_output_shape(input_shape)
         self.built = True
@@ -204,6 +208,7 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
+        trainable_version[0] += 1
 
     @property
     def trainable_weights(self):

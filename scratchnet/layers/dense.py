@@ -64,7 +64,9 @@ class Dense(Layer):
         if self.use_bias:
             z += self.bias
         y = self.activation(z)
-        return y.reshape(x.shape[:-1] + (self.units,)), (x.shape, x2, z, y)
+        if x.ndim != 2:                          # extra middle axes: back to their shape
+            y = y.reshape(x.shape[:-1] + (self.units,))
+        return y, (x.shape, x2, z, y.reshape(z.shape))
 
     def logits(self, cache):
         """z = x W + b: what a fused crossentropy differentiates."""
@@ -72,19 +74,21 @@ class Dense(Layer):
 
     def backward(self, dy, cache, need_input_grad=True):
         _, _, z, y = cache
-        dz = self.activation.backward(z, y, dy.reshape(z.shape))
+        dz = self.activation.backward(z, y, dy.reshape(z.shape) if dy.ndim != 2 else dy)
         return self.backward_from_logits(dz, cache, need_input_grad)
 
     def backward_from_logits(self, dz, cache, need_input_grad=True):
         x_shape, x2, z, _ = cache
-        dz = dz.reshape(z.shape)
+        if dz.ndim != 2:
+            dz = dz.reshape(z.shape)
         if self.trainable:                       # (a frozen layer computes no dW, db)
-            self.add_grad(0, threads.matmul(x2.T, dz))        # dW = x^T dz
+            self.add_grad(0, threads.matmul(x2.T, dz, reuse="dW"))   # dW = x^T dz
             if self.use_bias:
                 self.add_grad(1, dz.sum(axis=0))             # db = sum over the batch
         if not need_input_grad:
             return None
-        return threads.matmul(dz, self.kernel.T).reshape(x_shape)   # dx = dz W^T
+        dx = threads.matmul(dz, self.kernel.T)                        # dx = dz W^T
+        return dx if len(x_shape) == 2 else dx.reshape(x_shape)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,

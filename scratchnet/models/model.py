@@ -49,7 +49,7 @@ from scratchnet.threads import limits_threads
 _INTERNAL = frozenset({"_graph", "optimizer", "loss", "history", "_compile_args",
                        "_outputs_spec", "_train_pairs", "_inbound_nodes", "_traced_shapes",
                        "_trainable_weights", "_non_trainable_weights", "_grads",
-                       "_leaf_layers"})
+                       "_leaf_layers", "_train_vars"})
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -192,7 +192,7 @@ class Model(Layer):
     @Layer.trainable.setter
     def trainable(self, value):
         """Setting it sets every layer inside too (Keras's rule)."""
-        self._trainable = bool(value)
+        Layer.trainable.fset(self, value)
         for layer in self.layers:
             layer.trainable = value
 
@@ -442,9 +442,7 @@ class Model(Layer):
         if self._graph is not None:
             plan = self._graph.plan
             state = plan.forward(xs, training, root, fresh_outputs=True)
-            outs = plan.outputs(state)
-            outs = [_own(o, state[0]) for o in outs]
-            return outs, ("graph", state)
+            return plan.outputs(state), ("graph", state)
         tape = Tape(self.name, record=record, root=root)
         out_ids, _ = self._trace_call(tape, xs, training)
         outs = [tape.values[i].copy() for i in out_ids]
@@ -462,14 +460,10 @@ class Model(Layer):
         """The logits behind output `position` when the layer making it ends in softmax /
         sigmoid and nothing else uses that output, else None."""
         if state[0] == "graph":
-            plan = self._graph.plan
-            producer = plan.output_producers(training)[position]
+            producer = self._graph.plan.output_producers(training)[position]
             if producer is None:
                 return None
-            step = state[1][2][producer]
-            if step.layer._logits_kind() is None:
-                return None
-            return step.layer.logits(state[1][1][producer])
+            return state[1][2][producer].layer.logits(state[1][1][producer])
         _, tape, out_ids = state
         entry = tape.sole_producer(out_ids[position])
         if entry is None or entry[0]._logits_kind() is None:
@@ -643,7 +637,7 @@ class Model(Layer):
 
         Keras's quiet trick (losses.py): a crossentropy on an output made by a softmax or
         sigmoid is computed from the logits that went into it."""
-        total, values, grads, logits_positions = 0, [], [], set()
+        total, values, grads, logits_positions = None, [], [], set()
         for position, (spec, t, y) in enumerate(zip(self._outputs_spec, targets, outputs)):
             if spec.loss is None:
                 values.append(None)
@@ -662,7 +656,7 @@ class Model(Layer):
             if spec.weight is not None:
                 value = value * spec.weight
                 grad = grad * grad.dtype.type(spec.weight)
-            total = total + value
+            total = value if total is None else total + value
             grads.append(grad)
         return total, values, grads, logits_positions
 
@@ -684,9 +678,8 @@ class Model(Layer):
         outputs, state = self._run(xs, training=True, record=True)
         total, values, grads, logits = self._losses(targets, outputs, state, True)
         self._backprop(state, grads, logits)
-        pairs = self._train_pairs
-        self.optimizer.apply([layer._grads[i] for layer, i in pairs],
-                             [layer._trainable_weights[i] for layer, i in pairs])
+        self.optimizer.apply([layer._grads[i] for layer, i in self._train_pairs],
+                             self._train_vars)
         return total, values, outputs
 
     def _update_logs(self, trackers, metric_objs, total, values, outputs, targets, n):
@@ -742,6 +735,7 @@ class Model(Layer):
         batch_hooks = hooks.wants_batch_hooks("train")
         if self._train_pairs is None:
             self._train_pairs = self._trainable_pairs()
+        self._train_vars = [layer._trainable_weights[i] for layer, i in self._train_pairs]
         self._leaf_layers = self._leaf_layers_list()
         self.stop_training = False
 
@@ -856,16 +850,6 @@ class Model(Layer):
         from scratchnet.models.summary import format_summary
 
         (print_fn or print)(format_summary(self))
-
-
-def _own(array, values):
-    """`array` itself, or a copy when it is a view into an array the model reuses."""
-    if array.base is None:
-        return array
-    for v in values:
-        if v is not None and v is not array and np.may_share_memory(array, v):
-            return array.copy()
-    return array
 
 
 def _logs(trackers, metric_objs):

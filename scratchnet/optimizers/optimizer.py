@@ -49,6 +49,7 @@ rather than ~1e-8. Everywhere else (e.g. `1 - rho`, `epsilon`) Keras converts th
 straight to the variable's dtype, and so does scratchnet.
 """
 import numbers
+import operator
 
 import numpy as np
 
@@ -297,9 +298,12 @@ class Optimizer:
         if not variables:
             return  # Keras: an empty update is a no-op (iterations unchanged)
         # Validate everything before touching anything, so a bad call changes nothing.
+        order = self._order
+        known = len(variables) == len(order) and all(map(operator.is_, variables, order))
         work = []
         for i, (g, v) in enumerate(zip(grads, variables)):
-            self._check_variable(i, v)
+            if not known:
+                self._check_variable(i, v)
             if g is None:
                 continue
             g = np.asarray(g)
@@ -311,9 +315,10 @@ class Optimizer:
             if g.dtype != v.dtype or not g.flags.c_contiguous:
                 g = np.ascontiguousarray(g, dtype=v.dtype)  # Keras casts gradients likewise
             work.append((i, g, v))
-        for v in variables:
-            self._state_of(v)
-        self._order = variables
+        if not known:                      # (the same variables as last step: all checked)
+            for v in variables:
+                self._state_of(v)
+            self._order = variables
         self._built = True
         fn = self._numba_update if self._implementation == "numba" else self._numpy_update
         step_scalars = {}  # dtype -> scalars, computed once per step
