@@ -319,7 +319,7 @@ def _keras_traced(keras, model, dtype, twins):
 
 def _keras_model(keras, model, dtype, twins):
     """The Keras twin of a scratchnet model (uncompiled, weights not yet copied)."""
-    if isinstance(model, Sequential):
+    if isinstance(model, Sequential) and len({id(x) for x in model.layers}) == len(model.layers):
         parts = []
         if model.built:
             parts.append(keras.Input(shape=tuple(model.input_shape[1:]), dtype=dtype))
@@ -329,7 +329,7 @@ def _keras_model(keras, model, dtype, twins):
             twins.twins[id(layer)] = twin
             parts.append(twin)
         return keras.Sequential(parts, name=model.name)
-    if model._graph is not None:
+    if model._graph is not None:     # (a Sequential with a layer used twice: a graph too)
         inputs, outputs = _keras_graph(keras, model._graph, dtype, twins)
         structure = model._graph.output_struct
     else:

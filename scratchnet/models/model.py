@@ -150,8 +150,13 @@ class Model(Layer):
         return found
 
     def _weight_layers(self):
-        """The layers whose weights are the model's (Keras's order; InputLayers have none)."""
-        return [layer for layer in self.layers if layer.weights or isinstance(layer, Model)]
+        """The layers whose weights are the model's, each once (Keras's order)."""
+        found, seen = [], set()
+        for layer in self.layers:
+            if id(layer) not in seen and (layer.weights or isinstance(layer, Model)):
+                seen.add(id(layer))
+                found.append(layer)
+        return found
 
     def _leaf_layers_list(self):
         """Every layer inside (nested models opened up), each once."""

@@ -9,6 +9,10 @@ other (engine/graph.py). So backward runs the layers in reverse, handing each th
 the loss with respect to its output and getting back the gradient with respect to its input;
 the chain stops at the first layer with trainable weights (nothing earlier needs dL/dx).
 
+One layer object may be added twice (`Sequential([d, d, Dense(1)])`): it is one layer called
+twice, its weights counted once and its gradient the sum of both calls' (Keras refuses this
+model, for its name appearing twice; scratchnet runs it exactly).
+
 Like tf.keras 2 (and unlike Keras 3), a Sequential model with a known input shape has
 `.input` and `.output` at once, so the Coursera activation model
 `Model(inputs=model.input, outputs=[layer.output for layer in model.layers])` works before
@@ -49,7 +53,7 @@ class Sequential(Model):
             if not isinstance(layer, Layer):
                 raise TypeError(f"{self.name}.add: expected a scratchnet layer, received "
                                 f"{layer!r}")
-            if any(other.name == layer.name for other in self._layers):
+            if any(other.name == layer.name and other is not layer for other in self._layers):
                 raise ValueError(
                     f"All layers added to a Sequential model should have unique names. Name "
                     f"{layer.name!r} is already the name of a layer in this model. Update the "
@@ -77,6 +81,8 @@ class Sequential(Model):
             self.build(self._input_layer.batch_shape)
         elif self._layers[0].declared_input_shape is not None:
             self.build((None,) + self._layers[0].declared_input_shape)
+        elif isinstance(self._layers[0], Model) and self._layers[0]._graph is not None:
+            self.build(self._layers[0].input_shape)     # a built model first: its input
 
     @property
     def layers(self):
