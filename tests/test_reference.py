@@ -284,3 +284,120 @@ def test_import_reference_is_lazy():
     code = ("import sys, reference; "
             "assert 'tensorflow' not in sys.modules, 'import reference imported tensorflow'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- every model kind
+def _functional_models():
+    L = sn.layers
+
+    def graph():
+        a, b = sn.Input(shape=(4,), name="a"), sn.Input(shape=(4,), name="b")
+        shared = L.Dense(3, activation="tanh", name="shared")
+        ha, hb = shared(a), shared(b)
+        s = L.Add(name="sum")([ha, hb])
+        mixed = L.Concatenate(name="joined")([L.Dense(3, name="again")(s), ha * hb, 0.5 * s - hb])
+        return sn.Model([a, b], [L.Dense(2, activation="softmax", name="label")(mixed),
+                                 L.Dense(1, name="score")(mixed[:, :2])], name="graph")
+
+    def nested():
+        block = sn.Sequential([L.Dense(3, activation="relu"), L.Dense(2)], name="block")
+        inner_in = sn.Input(shape=(2,))
+        inner = sn.Model(inner_in, L.Dense(2, activation="sigmoid")(inner_in), name="inner")
+        inputs = sn.Input(shape=(4,))
+        return sn.Model(inputs, L.Dense(1)(inner(block(inputs))), name="nested")
+
+    def images():
+        inputs = sn.Input(shape=(6, 6, 2))
+        x = L.ZeroPadding2D(1)(inputs)
+        x = L.Conv2D(3, 3, activation="relu")(x)
+        y = L.UpSampling2D(2)(L.MaxPooling2D(2)(x))
+        x = L.Concatenate()([L.Cropping2D(((0, 0), (0, 0)))(x), L.Permute((2, 1, 3))(y)])
+        x = L.Reshape((-1,))(L.Average()([x, L.Maximum()([x, x * 2.0])]))
+        return sn.Model(inputs, L.Dense(2)(x), name="images")
+
+    return {"graph": (graph, [(5, 4), (5, 4)]), "nested": (nested, [(5, 4)]),
+            "images": (images, [(5, 6, 6, 2)])}
+
+
+@pytest.mark.parametrize("which", sorted(_functional_models()))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_functional_round_trip_keeps_graph_and_weights(which, dtype):
+    make, shapes = _functional_models()[which]
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    with floatx_scope(dtype):
+        model = make()
+        twin = to_keras(model)
+        assert isinstance(twin, keras.Model) and twin.name == model.name
+        assert [w.shape for w in twin.get_weights()] == [w.shape for w in model.get_weights()]
+        for a, b in zip(model.get_weights(), twin.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        ours = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        theirs = twin.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        for a, b in zip(ours if isinstance(ours, list) else [ours],
+                        theirs if isinstance(theirs, list) else [theirs]):
+            assert_close(a, b, dtype, f"{which}: to_keras predict")
+        back = from_keras(twin)
+        assert type(back).__name__ == "Functional" and back.count_params() == model.count_params()
+        again = back.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        for a, b in zip(again if isinstance(again, list) else [again],
+                        ours if isinstance(ours, list) else [ours]):
+            assert_close(a, b, dtype, f"{which}: from_keras predict")
+
+
+def test_subclassed_twin_is_the_traced_graph():
+    """A subclassed model becomes a Functional Keras model of the calls its `call` traced:
+    the same layers (the shared pooling layer shared), the same predictions."""
+    L = sn.layers
+
+    class LeNet5(sn.Model):
+        def __init__(self):
+            super().__init__(name="lenet")
+            self.conv1 = L.Conv2D(6, 5, padding="same", activation="relu")
+            self.conv2 = L.Conv2D(16, 5, activation="relu")
+            self.max_pool = L.MaxPooling2D(2)
+            self.flatten = L.Flatten()
+            self.out = L.Dense(10, activation="softmax")
+
+        def call(self, inputs):
+            x = self.max_pool(self.conv1(inputs))
+            return self.out(self.flatten(self.max_pool(self.conv2(x))))
+
+    model = LeNet5()
+    with pytest.raises(ValueError, match="has not run yet"):
+        to_keras(model)
+    model.build((None, 28, 28, 1))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    twin = to_keras(model)
+    assert sum(type(layer).__name__ == "MaxPooling2D" for layer in twin.layers) == 1
+    x = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
+    assert_close(model.predict(x, verbose=0), twin.predict(x, verbose=0), "float32",
+                 "subclassed twin")
+    assert twin.optimizer.__class__.__name__ == "SGD"
+
+
+def test_sequential_with_a_layer_twice_becomes_a_functional_twin():
+    dense = sn.layers.Dense(4, activation="tanh", input_shape=(4,))
+    model = sn.Sequential([dense, dense, sn.layers.Dense(1)])
+    twin = to_keras(model)
+    assert type(twin).__name__ == "Functional" and twin.count_params() == 25
+    x = np.random.default_rng(2).random((3, 4)).astype("float32")
+    assert_close(model.predict(x, verbose=0), twin.predict(x, verbose=0), "float32",
+                 "shared-layer Sequential twin")
+
+
+def test_compile_of_several_outputs_converts():
+    make, shapes = _functional_models()["graph"]
+    model = make()
+    model.compile(optimizer="adam", loss={"label": "sparse_categorical_crossentropy",
+                                          "score": "mse"},
+                  loss_weights={"label": 1.0, "score": 0.5}, metrics={"label": ["accuracy"]})
+    twin = to_keras(model)
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal(s).astype("float32") for s in shapes]
+    ys = {"label": rng.integers(0, 2, 5), "score": rng.standard_normal((5, 1)).astype("float32")}
+    es = model.evaluate(xs, ys, verbose=0, return_dict=True)
+    ek = twin.evaluate(xs, ys, verbose=0, return_dict=True)
+    assert set(es) == set(ek) == {"loss", "label_loss", "score_loss", "label_accuracy"}
+    for key in ek:
+        assert_close(es[key], ek[key], "float32", f"evaluate[{key}]")

@@ -211,3 +211,87 @@ def test_long_names_wrap_like_keras(monkeypatch):
     assert [r[0] for r in rows] == ["Conv2D", "AveragePooling2D", "GlobalAveragePooling2D",
                                     "GlobalMaxPooling2D", "Dense"]
     assert total == 4 * 28 + 3 * 4 + 3
+
+
+def whole_printout_equal(ours_model, keras_model):
+    ours = [line.rstrip() for line in capture(ours_model)]
+    theirs = [line.rstrip() for line in capture(keras_model)]
+    assert ours == theirs, "\n".join(ours + ["--- keras ---"] + theirs)
+    return ours
+
+
+def test_functional_graph_with_connections_like_keras(monkeypatch):
+    """A graph that is not a chain (two inputs, a shared layer, merges, two outputs): Keras
+    adds the "Connected to" column, each call as layer[node][tensor]; so does scratchnet."""
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def build(K):
+        L = K.layers
+        a, b = K.Input(shape=(4,), name="a"), K.Input(shape=(4,), name="b")
+        shared = L.Dense(3, name="shared")
+        ha, hb = shared(a), shared(b)
+        s = L.Add(name="sum")([ha, hb])
+        c = L.Concatenate(name="joined")([ha, s])
+        return K.Model([a, b], [L.Dense(1, name="score")(c), L.Dense(2, name="label")(s)],
+                       name="two_headed")
+
+    lines = whole_printout_equal(build(sn.keras), build(keras))
+    assert any("Connected to" in line for line in lines)
+    assert any("a[0][0], b[0][0]" in line for line in lines)
+
+
+def test_nested_sequential_in_functional_like_keras(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def build(K):
+        L = K.layers
+        block = K.Sequential([L.Dense(3, activation="relu", name="b1"), L.Dense(2, name="b2")],
+                             name="block")
+        inputs = K.Input(shape=(4,), name="x")
+        return K.Model(inputs, L.Dense(1, name="top")(block(inputs)), name="outer")
+
+    whole_printout_equal(build(sn.keras), build(keras))
+
+
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called")
+def test_subclassed_lenet5_after_fit_like_keras():
+    """Hands-On CV's `class LeNet5(Model)`: before a first call every row is unbuilt; after
+    fit the rows show each layer's output shape ('?' for the pooling layer called on two
+    shapes, as Keras prints it) and the optimizer's variables are counted."""
+    import numpy as np
+
+    def make(M, L):
+        class LeNet5(M):
+            def __init__(self, num_classes):
+                super().__init__(name="le_net5")
+                self.conv1 = L.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu")
+                self.conv2 = L.Conv2D(16, kernel_size=(5, 5), activation="relu")
+                self.max_pool = L.MaxPooling2D(pool_size=(2, 2))
+                self.flatten = L.Flatten()
+                self.dense1 = L.Dense(120, activation="relu")
+                self.dense2 = L.Dense(84, activation="relu")
+                self.dense3 = L.Dense(num_classes, activation="softmax")
+
+            def call(self, inputs):
+                x = self.max_pool(self.conv1(inputs))
+                x = self.max_pool(self.conv2(x))
+                x = self.flatten(x)
+                return self.dense3(self.dense2(self.dense1(x)))
+
+        return LeNet5(10)
+
+    ours, theirs = make(sn.Model, sn.layers), make(keras.Model, keras.layers)
+    unbuilt = [line.split("│")[1].strip() for line in capture(ours) if "unbuilt" in line]
+    assert [name.split(" ")[1] for name in unbuilt] == ["(Conv2D)", "(Conv2D)", "(Flatten)",
+                                                      "(Dense)", "(Dense)", "(Dense)"]
+    x, y = np.zeros((4, 28, 28, 1), "float32"), np.zeros(4, "int64")
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, verbose=0)
+    ours_lines, keras_lines = capture(ours), capture(theirs)
+    assert parse(ours_lines) == parse(keras_lines)
+    assert [r for r in table_rows(ours_lines) if "MaxPooling2D" in r][0].split("│")[2].strip() \
+        == "?"
+    tail = [line.strip() for line in ours_lines if "params:" in line]
+    assert tail == [line.strip() for line in keras_lines if "params:" in line]
+    assert tail[-1] == "Optimizer params: 2 (12.00 B)"

@@ -51,6 +51,9 @@ class KerasTensor:
         raise TypeError(f"{self!r} is symbolic and has no truth value: it holds no numbers "
                         "until the model runs on data")
 
+    # NumPy arrays and scalars on the left of + - * / hand over to our reflected operators
+    __array_ufunc__ = None
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
             f"{self!r} is a symbolic tensor (a placeholder in a model's graph): it holds no "
@@ -84,6 +87,10 @@ class KerasTensor:
     def __truediv__(self, other):
         from scratchnet.engine import ops
         return ops.binary("divide", self, other)
+
+    def __rtruediv__(self, other):
+        from scratchnet.engine import ops
+        return ops.binary("divide", other, self)
 
     def __neg__(self):
         from scratchnet.engine import ops

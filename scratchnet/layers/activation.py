@@ -14,6 +14,8 @@ from scratchnet.layers.base import Layer
 
 
 class Activation(Layer):
+    _keras_builds_at_init = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -57,6 +59,8 @@ class ReLU(Layer):
     max_value == 6. Keras computes max_value=6 with TF's Relu6 op (gradient 0 at 6) but any
     other max_value as relu followed by clip_by_value, whose gradient passes at the bound.
     """
+
+    _keras_builds_at_init = True
 
     def __init__(self, max_value=None, **kwargs):
         for unsupported in ("negative_slope", "threshold"):

@@ -89,6 +89,9 @@ def _wrap_build(build):
 
 class Layer:
     _is_op = False          # True for the arithmetic operations of engine/ops.py
+    # Keras marks weightless layers without a build method (pooling, activations) built as
+    # soon as they are made; summary() prints them as Keras does (0, not "0 (unbuilt)")
+    _keras_builds_at_init = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -97,6 +97,8 @@ def _as_upstream(layer, dy, shape, dtype):
 class _Pooling2D(Layer):
     """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes, checks."""
 
+    _keras_builds_at_init = True
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -195,6 +197,8 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+    _keras_builds_at_init = True
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format, type(self).__name__)

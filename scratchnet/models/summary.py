@@ -131,7 +131,8 @@ def format_summary(model):
              _row(header, widths, "┃", aligns), _rule(widths, "┡", "╇", "┩", "━")]
     for i, layer in enumerate(layers):
         kind = getattr(layer, "class_name", type(layer).__name__)
-        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        built = layer.built or getattr(layer, "_keras_builds_at_init", False)
+        params = f"{layer.count_params():,}" if built else "0 (unbuilt)"
         cells = [f"{layer.name} ({kind})", _output_shape(model, layer), params]
         if connected:
             cells.append(_connections(layer, relevant))
