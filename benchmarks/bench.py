@@ -78,6 +78,10 @@ BENCHMARKS = {
     "lenet5": BenchSpec("lenet5", {32: 16000, 256: 15360}, 10000),
     "python_ml_cnn": BenchSpec("python_ml_cnn", {32: 6400, 256: 7680}, 10000),
 }
+# the conv models written with the Functional API: the same work, timed the same way
+for _name in ("coursera_cnn", "coursera_cnn32", "lenet5", "python_ml_cnn"):
+    BENCHMARKS[f"{_name}_functional"] = dataclasses.replace(BENCHMARKS[_name],
+                                                            model=f"{_name}_functional")
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -255,7 +259,7 @@ def layer_breakdown(model, x, y, batch, steps):
         if hasattr(layer, "forward_fused"):      # Conv2D + MaxPooling2D: both, under the conv
             wrap(layer, "forward_fused", 0, forward_state)
         backward_state = {"depth": 0}
-        for method in ("backward", "backward_from_logits"):
+        for method in ("backward", "backward_from_logits", "backward_fused"):
             if hasattr(layer, method):
                 wrap(layer, method, 1, backward_state)
     n = steps * batch

@@ -335,11 +335,17 @@ def _keras_model(keras, model, dtype, twins):
     else:
         inputs, outputs = _keras_traced(keras, model, dtype, twins)
         structure = outputs if model._returns_list() else outputs[0]
-    if isinstance(structure, (list, tuple)):
+    if isinstance(structure, dict):
+        outputs = dict(zip(model._graph.output_names, outputs))
+    elif isinstance(structure, (list, tuple)):
         outputs = list(outputs)
     elif len(outputs) == 1:
         outputs = outputs[0]
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=model.name)
+    if model._graph is not None and isinstance(model._graph.input_struct, dict):
+        inputs = dict(zip(model._graph.input_names, inputs))
+    elif len(inputs) == 1:
+        inputs = inputs[0]
+    return keras.Model(inputs, outputs, name=model.name)
 
 
 def _keras_compile_args(keras, model, dtype):

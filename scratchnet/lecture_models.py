@@ -247,6 +247,30 @@ def _horse_or_human(keras):
     ])
 
 
+def _functional_form(builder, input_shape):
+    """The same network written with the Functional API, as Hands-On CV ch. 2 writes its
+    MLP: an Input, each of the lecture's layers called on the previous output, then
+    Model(inputs, outputs). The layers are the Sequential builder's own objects."""
+    def build(keras):
+        stack = builder(keras)
+        inputs = keras.Input(shape=input_shape)
+        x = inputs
+        for layer in stack.layers:
+            x = layer(x)
+        return keras.Model(inputs, x, name=f"{stack.name}_functional")
+    return build
+
+
+for _name in ("coursera_cnn", "coursera_cnn32", "lenet5", "python_ml_cnn"):
+    _spec = MODELS[_name]
+    register(dataclasses.replace(
+        _spec, name=f"{_name}_functional", builder=_functional_form(_spec.builder,
+                                                                    _spec.input_shape),
+        description=f"{_name} written with the Functional API (Input -> layer calls -> "
+                    "Model(inputs, outputs)); compiled the same way",
+        lecture=f"{_spec.lecture}; the Functional form of Hands-On CV ch. 2"))
+
+
 HORSE_OR_HUMAN_PARAMS = 40_165_409
 
 register(LectureModel(

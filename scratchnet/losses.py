@@ -22,11 +22,11 @@ From logits z (`from_logits=True`, or when the model ends in softmax/sigmoid, se
 Keras's quiet trick, reproduced here: when a crossentropy receives the output of a Keras
 softmax or sigmoid, it uses the logits that went *into* that activation instead of the
 probabilities — no clipping, no log(0), and the gradient is the famous `p - t`. In a compiled
-`fit`/`evaluate` this happens whenever the model's last operation is a softmax or sigmoid
+`fit`/`evaluate` this happens whenever an output of the model is made by a softmax or sigmoid
 (Keras even applies it to a mismatched pair such as binary crossentropy after a softmax:
-the loss's own logits formula is then used on the softmax's logits). Our models do the same:
-`forward_backward_from_logits` is used and the last layer's activation backward is skipped
-(see `Model._fuses_loss_with_output`).
+the loss's own logits formula is then used on the softmax's logits). Our models do the same
+for every output whose loss is a crossentropy: `forward_backward_from_logits` is used and
+that layer's activation backward is skipped (`Model._losses`, `backward_from_logits`).
 """
 import numpy as np
 

@@ -71,7 +71,9 @@ def graphs(draw):
         if kind == VEC:
             choices += ["dense", "dense", "concat", "to_image"]
         else:
-            choices += ["conv", "conv", "pool", "flatten", "concat", "pad", "permute"]
+            choices += ["conv", "conv", "flatten", "concat", "pad", "permute"]
+            if min(shape[:2]) >= 2:
+                choices.append("pool")
             if min(shape[:2]) >= 3:
                 choices.append("crop")
             if max(shape[:2]) <= 4:

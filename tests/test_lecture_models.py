@@ -18,6 +18,8 @@ PARAMS = {
     "python_ml_cnn": 1_111_946,
     "horse_or_human": 40_165_409,
 }
+FUNCTIONAL = ("coursera_cnn", "coursera_cnn32", "lenet5", "python_ml_cnn")
+PARAMS.update({f"{name}_functional": PARAMS[name] for name in FUNCTIONAL})
 
 
 def test_registry_holds_the_lecture_models():
@@ -107,8 +109,22 @@ def test_bad_label_format_is_rejected():
         lm.LectureModel("x", "d", "l", lambda k: None, lambda k: {}, (28, 28), labels="dense")
 
 
+def test_functional_forms_are_the_same_networks():
+    """Each conv lecture model's Functional form: a Functional model (InputLayer first in its
+    layers) with the Sequential's layer types, shapes and weights in the same order."""
+    for name in FUNCTIONAL:
+        seq = lm.get(name).build(keras)
+        fun = lm.get(f"{name}_functional").build(keras)
+        assert type(fun).__name__ == "Functional" and fun.layers[0].name.startswith("input")
+        assert [type(layer).__name__ for layer in fun.layers[1:]] == [
+            type(layer).__name__ for layer in seq.layers]
+        assert [w.shape for w in fun.get_weights()] == [w.shape for w in seq.get_weights()]
+        assert fun.output_shape == seq.output_shape
+
+
 @pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
-@pytest.mark.parametrize("name", ["coursera_cnn", "lenet5", "python_ml_cnn"])
+@pytest.mark.parametrize("name", ["coursera_cnn", "lenet5", "python_ml_cnn",
+                                  "lenet5_functional"])
 def test_the_same_builder_builds_the_tf_keras_model(name):
     from tf_support import import_tf
 

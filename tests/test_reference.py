@@ -401,3 +401,26 @@ def test_compile_of_several_outputs_converts():
     assert set(es) == set(ek) == {"loss", "label_loss", "score_loss", "label_accuracy"}
     for key in ek:
         assert_close(es[key], ek[key], "float32", f"evaluate[{key}]")
+
+
+def test_dict_inputs_and_outputs_convert_and_match():
+    L = sn.layers
+    a, b = sn.Input((3,), name="a"), sn.Input((2,), name="b")
+    h = L.Concatenate(name="cat")([a, b])
+    model = sn.Model({"a": a, "b": b}, {"score": L.Dense(1, name="s")(h),
+                                        "label": L.Dense(2, activation="softmax", name="l")(h)})
+    model.compile(optimizer="sgd", loss={"score": "mse", "label": "sparse_categorical_crossentropy"},
+                  metrics={"label": ["accuracy"]})
+    twin = to_keras(model)
+    rng = np.random.default_rng(4)
+    x = {"a": rng.random((6, 3)).astype("float32"), "b": rng.random((6, 2)).astype("float32")}
+    y = {"score": rng.random((6, 1)).astype("float32"), "label": rng.integers(0, 2, 6)}
+    ours, theirs = model.predict(x, verbose=0), twin.predict(x, verbose=0)
+    assert set(ours) == set(theirs) == {"score", "label"}
+    for key in ours:
+        assert_close(ours[key], theirs[key], "float32", f"predict[{key}]")
+    es = model.evaluate(x, y, verbose=0, return_dict=True)
+    ek = twin.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(es) == set(ek)
+    for key in ek:
+        assert_close(es[key], ek[key], "float32", f"evaluate[{key}]")

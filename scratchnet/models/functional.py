@@ -36,7 +36,11 @@ class GraphData:
             raise ValueError(f"Model: `outputs` cannot be empty, received outputs={outputs!r}")
         self.nodes_by_depth, self.layers = symbolic.map_graph(self.inputs, self.outputs)
         self.plan = Plan(self.inputs, self.outputs, self.nodes_by_depth)
-        self.output_names = [x._keras_history[0].name for x in self.outputs]
+        # outputs are named by the layers that make them, or by their keys in a dict
+        self.output_names = (list(outputs) if isinstance(outputs, dict)
+                             else [x._keras_history[0].name for x in self.outputs])
+        self.input_names = (list(inputs) if isinstance(inputs, dict)
+                            else [x.name for x in self.inputs])
 
     def output_shapes(self, input_shapes):
         shapes = input_shapes if isinstance(input_shapes, list) else [input_shapes]

@@ -296,15 +296,16 @@ class Model(Layer):
 
     def build(self, input_shape):
         """A subclassed model builds by running `call` once on zeros of this shape (batch
-        of 1), which builds every layer it calls."""
+        of 1; a list of shapes for several inputs), which builds every layer it calls."""
         if self._graph is not None:
             return
-        shape = tuple(input_shape)
-        if any(d is None for d in shape[1:]):
-            raise ValueError(f"Model {self.name!r}: build needs a fully known sample shape, "
-                             f"received {shape}")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        for shape in shapes:
+            if any(d is None for d in tuple(shape)[1:]):
+                raise ValueError(f"Model {self.name!r}: build needs fully known sample "
+                                 f"shapes, received {input_shape}")
         self.dtype = self.dtype or backend.floatx()
-        self._trace_shapes([np.zeros((1,) + shape[1:], self.dtype)])
+        self._trace_shapes([np.zeros((1,) + tuple(s)[1:], self.dtype) for s in shapes])
 
     def compute_output_shape(self, input_shape):
         if self._graph is not None:
@@ -369,7 +370,8 @@ class Model(Layer):
     def _input_specs(self):
         """[(name, shape)] of the model inputs, or None when not known yet."""
         if self._graph is not None:
-            return [(x.name, x.shape) for x in self._graph.inputs]
+            return [(name, x.shape) for name, x in zip(self._graph.input_names,
+                                                       self._graph.inputs)]
         if self._traced_shapes is not None:
             return [(None, s) for s in self._traced_shapes["inputs"]]
         return None
@@ -398,7 +400,7 @@ class Model(Layer):
             out_ids, multi = self._trace_call(tape, xs, training, inputs_need_grad=True)
             outs = [tape.values[i] for i in out_ids]
             cache = ("tape", tape, out_ids, list(range(len(xs))))
-        return (outs if self._returns_list() else outs[0]), cache
+        return self._pack_outputs(outs), cache
 
     def backward(self, dy, cache, need_input_grad=True):
         dys = dy if isinstance(dy, list) else [dy]
@@ -411,6 +413,13 @@ class Model(Layer):
         if not need_input_grad:
             return None
         return grads if self._takes_list() else grads[0]
+
+    def _pack_outputs(self, outs):
+        """The outputs as the model gives them: one array, a list, or a dict by output name
+        (a Functional model made with a dict of outputs)."""
+        if self._graph is not None and isinstance(self._graph.output_struct, dict):
+            return dict(zip(self._graph.output_names, outs))
+        return outs if self._returns_list() else outs[0]
 
     def _returns_list(self):
         """Several outputs come back as a list; one as an array (Keras unpacks [y] too)."""
@@ -834,7 +843,7 @@ class Model(Layer):
         if bar:
             bar.close({})
         hooks.call("on_predict_end", {})
-        return results if self._returns_list() else results[0]
+        return self._pack_outputs(results)
 
     def predict_classes(self, x, batch_size=None, verbose=0):
         """tf.keras 2's (since removed) `predict_classes`, which Python ML ch. 13 still calls:
@@ -848,7 +857,7 @@ class Model(Layer):
         """`model(x)`: the outputs for x (inference unless training=True)."""
         xs = self._prepare_x(inputs, "call")
         outputs, _ = self._run(xs, training=bool(training), record=False)
-        return outputs if self._returns_list() else outputs[0]
+        return self._pack_outputs(outputs)
 
     def summary(self, print_fn=None, line_length=None, positions=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

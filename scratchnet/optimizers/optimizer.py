@@ -302,7 +302,7 @@ class Optimizer:
         known = len(variables) == len(order) and all(map(operator.is_, variables, order))
         work = []
         for i, (g, v) in enumerate(zip(grads, variables)):
-            if not known:
+            if not known or not v.flags.writeable:     # (the same arrays: checked before)
                 self._check_variable(i, v)
             if g is None:
                 continue
