@@ -370,3 +370,31 @@ def test_trainable_false_on_a_model_freezes_its_layers():
     assert inner.trainable_weights == [] and len(inner.non_trainable_weights) == 4
     outer = Sequential([inner, Dense(1)])
     assert len(outer.trainable_weights) == 2
+
+
+def test_nested_models_with_several_outputs_and_a_list_of_one():
+    """A model with two outputs used as a layer (its call returns a list), and a subclassed
+    model whose call returns a list of one tensor, inside bigger models."""
+    rng = np.random.default_rng(9)
+    inner_in = Input(shape=(3,))
+    inner = Model(inner_in, [Dense(2, activation="tanh")(inner_in), Dense(1)(inner_in)])
+    x = Input(shape=(3,))
+    p, q = inner(x)
+    model = Model(x, Dense(1)(Concatenate()([p, q, p])))
+    model.compile(optimizer="sgd", loss="mse")
+    gradcheck_model(model, rng.standard_normal((4, 3)), rng.standard_normal((4, 1)))
+
+    class Listed(Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = Dense(2, activation="sigmoid")
+
+        def call(self, inputs):
+            return [self.dense(inputs)]
+
+    listed = Listed()
+    y = Input(shape=(3,))
+    (h,) = listed(y)
+    outer = Model(y, Dense(1)(h))
+    outer.compile(optimizer="sgd", loss="mse")
+    gradcheck_model(outer, rng.standard_normal((4, 3)), rng.standard_normal((4, 1)))

@@ -220,7 +220,7 @@ def test_round_trip_compiled(optimizer, expected, dtype):
     assert config == model.optimizer.get_config()
     assert type(back.loss) is type(model.loss)
     assert back.loss.from_logits == model.loss.from_logits
-    assert back._metric_ids == ["accuracy", "mae"]
+    assert back._compile_args[2] == ["accuracy", "mae"]      # (loss, loss_weights, metrics)
 
 
 def test_from_logits_loss_round_trip():

@@ -202,7 +202,7 @@ class Plan:
         view into an array a step reuses (a Flatten at the end) is copied."""
         values, _, steps, root, fresh_outputs = state
         outs = [values[s] for s in self.output_slots]
-        if fresh_outputs and root is not None:
+        if fresh_outputs and root is not None and any(o.base is not None for o in outs):
             reused = [values[s] for step in steps if not step.is_output for s in step.outputs]
             outs = [o.copy() if o.base is not None and any(
                 np.may_share_memory(o, v) for v in reused) else o for o in outs]

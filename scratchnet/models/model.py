@@ -394,13 +394,15 @@ class Model(Layer):
         if self._graph is not None:
             state = self._graph.plan.forward(xs, training, root, fresh_outputs=root is None)
             outs = self._graph.plan.outputs(state)
+            multi = len(outs) > 1
             cache = ("graph", state)
         else:
             tape = Tape(self.name, record=True, root=root)
             out_ids, multi = self._trace_call(tape, xs, training, inputs_need_grad=True)
             outs = [tape.values[i] for i in out_ids]
             cache = ("tape", tape, out_ids, list(range(len(xs))))
-        return self._pack_outputs(outs), cache
+        # a list exactly when compute_output_shape gives a list (what the graph expects)
+        return (outs if multi else outs[0]), cache
 
     def backward(self, dy, cache, need_input_grad=True):
         dys = dy if isinstance(dy, list) else [dy]
@@ -505,8 +507,6 @@ class Model(Layer):
                             f"received {loss_weights!r}")
         self._compile_args = (loss, loss_weights, metrics)
         self.loss = losses.get(loss) if not isinstance(loss, (list, tuple, dict)) else loss
-        self._metric_ids = list(metrics) if isinstance(metrics, (list, tuple)) and not any(
-            isinstance(m, (list, tuple, dict)) for m in metrics) else metrics
         self._outputs_spec = None
         # `trainable` is read now (or, for a model not built yet, at its first fit)
         self._train_pairs = self._trainable_pairs() if self.built else None
