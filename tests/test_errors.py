@@ -286,7 +286,7 @@ def test_set_weights_wrong_count_and_shapes():
     dense = model.layers[1]
     with raises(ValueError, dense.name, "(784, 4)", "(3, 3)"):
         dense.set_weights([np.zeros((3, 3)), np.zeros(4)])
-    with raises(ValueError, dense.name, "2 arrays", "received 1"):
+    with raises(ValueError, dense.name, "2 weight arrays", "received 1"):
         dense.set_weights([np.zeros((784, 4))])
     np.testing.assert_array_equal(model.get_weights()[0], weights[0])  # untouched
 

@@ -14,8 +14,8 @@ identical weights and data: every output of predict, the loss and every weight g
 one batch (TF: GradientTape around a tf.function, where Keras's crossentropy sees the
 softmax's logits as in fit), k steps of fit with shuffle=False (weights and History), and
 evaluate. Tolerances from tests/tolerances.py; in float32 a weight mismatch after fit is
-accepted only where TensorFlow's float32 itself misses the float64 truth (see
-test_model_parity).
+accepted only where TensorFlow's float32 itself misses the float64 truth (test_model_parity's
+rule and check).
 """
 import numpy as np
 import pytest
@@ -23,9 +23,8 @@ from hypothesis import given, strategies as st
 
 import parity_log
 import scratchnet as sn
-from test_model_parity import DTYPES
+from test_model_parity import DTYPES, check_float32_weights_against_float64_truth
 from tf_support import import_tf
-from tolerances import tolerance
 
 tf = import_tf()
 import keras  # noqa: E402
@@ -295,32 +294,15 @@ def test_drawn_graphs_match_keras(spec):
         except AssertionError:
             if dtype != "float32":
                 raise
-            check_float32_against_float64_truth(model, twin, spec, initial, xs, ys)
+            check_float32_weights_against_float64_truth(
+                model, twin, lambda: build_graph(keras, {**spec, "dtype": "float64"}), initial,
+                xs, ys, batch, 1)
             twin.set_weights(model.get_weights())
         es = model.evaluate(xs, ys, batch_size=batch, verbose=0, return_dict=True)
         ek = twin.evaluate(xs, ys, batch_size=batch, verbose=0, return_dict=True)
         assert set(es) == set(ek)
         for key in ek:
             check(es[key], ek[key], dtype, f"evaluate[{key!r}]", "evaluate")
-
-
-def check_float32_against_float64_truth(model, twin, spec, initial, xs, ys):
-    """A float32 weight mismatch is accepted only where TensorFlow's float32 result itself
-    misses the float64 truth by more than the float32 tolerance (test_model_parity's rule)."""
-    rtol, atol = tolerance("float32")
-    with floatx_scope("float64"):
-        twin64 = build_graph(keras, {**spec, "dtype": "float64"})
-        twin64.set_weights([w.astype(np.float64) for w in initial])
-        twin64.fit([x.astype(np.float64) for x in xs], ys, batch_size=spec["batch"], epochs=1,
-                   shuffle=False, verbose=0)
-        truth = twin64.get_weights()
-    for i, (a, b, t) in enumerate(zip(model.get_weights(), twin.get_weights(), truth)):
-        a, b = a.astype(np.float64), b.astype(np.float64)
-        differ = ~np.isclose(a, b, rtol=rtol, atol=atol)
-        tf_exact = np.isclose(b, t, rtol=rtol, atol=atol)
-        if np.any(differ & tf_exact):
-            check(a, b, "float32", f"weights[{i}] (TensorFlow float32 matches float64 here)",
-                  "weights")
 
 
 def _as_list(outputs):

@@ -293,8 +293,9 @@ def check_float32_weights_against_float64_truth(model, twin, make_twin64, initia
     with floatx_scope("float64"):
         twin64 = make_twin64()
         twin64.set_weights([w.astype(np.float64) for w in initial])
-        twin64.fit(x.astype(np.float64), y, batch_size=batch_size, epochs=epochs,
-                   shuffle=False, verbose=0)
+        x64 = ([a.astype(np.float64) for a in x] if isinstance(x, list)   # several inputs
+               else x.astype(np.float64))
+        twin64.fit(x64, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
         truth = twin64.get_weights()
     for i, (a, b, t) in enumerate(zip(model.get_weights(), twin.get_weights(), truth)):
         a, b = a.astype(np.float64), b.astype(np.float64)

@@ -26,9 +26,12 @@ import collections
 
 import numpy as np
 
+from scratchnet.engine.arithmetic import TensorArithmetic
 
-class KerasTensor:
-    """A symbolic tensor: shape (None for the batch), dtype and its history, no values."""
+
+class KerasTensor(TensorArithmetic):
+    """A symbolic tensor: shape (None for the batch), dtype and its history, no values.
+    Arithmetic on it (`x + y`, `2 * x`, `-x`, `x[:, :3]`) records an operation node."""
 
     def __init__(self, shape, dtype, name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -58,47 +61,6 @@ class KerasTensor:
         raise TypeError(
             f"{self!r} is a symbolic tensor (a placeholder in a model's graph): it holds no "
             "numbers to turn into a NumPy array. Build a Model from it and call model.predict")
-
-    # arithmetic records an operation node (see engine/ops.py)
-    def __add__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("add", self, other)
-
-    def __radd__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("add", other, self)
-
-    def __sub__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("subtract", self, other)
-
-    def __rsub__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("subtract", other, self)
-
-    def __mul__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("multiply", self, other)
-
-    def __rmul__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("multiply", other, self)
-
-    def __truediv__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("divide", self, other)
-
-    def __rtruediv__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("divide", other, self)
-
-    def __neg__(self):
-        from scratchnet.engine import ops
-        return ops.unary("negative", self)
-
-    def __getitem__(self, key):
-        from scratchnet.engine import ops
-        return ops.getitem(self, key)
 
 
 class Node:

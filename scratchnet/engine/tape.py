@@ -27,6 +27,7 @@ caches. Subclassed models run unfused: each layer call runs on its own.
 import numpy as np
 
 from scratchnet.engine import workspace
+from scratchnet.engine.arithmetic import TensorArithmetic
 
 _HINT = ("Inside call(), combine tensors with layers (layers.Add(), layers.Multiply(), "
          "layers.Concatenate(), layers.Reshape(...), layers.Activation(...), ...) or with "
@@ -39,7 +40,7 @@ def _refuse(what, owner):
         f"by scratchnet: training would silently get a wrong gradient. {_HINT}")
 
 
-class TracedTensor:
+class TracedTensor(TensorArithmetic):
     """A tensor inside a subclassed model's `call`: a handle on an array of the tape."""
 
     __slots__ = ("_tape", "_index")
@@ -70,50 +71,7 @@ class TracedTensor:
     def __repr__(self):
         return f"<TracedTensor shape={self.shape} dtype={self.dtype}>"
 
-    # ---- what the tape can differentiate ----------------------------------------------
-    def __add__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("add", self, other)
-
-    def __radd__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("add", other, self)
-
-    def __sub__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("subtract", self, other)
-
-    def __rsub__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("subtract", other, self)
-
-    def __mul__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("multiply", self, other)
-
-    def __rmul__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("multiply", other, self)
-
-    def __truediv__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("divide", self, other)
-
-    def __rtruediv__(self, other):
-        from scratchnet.engine import ops
-        return ops.binary("divide", other, self)
-
-    def __neg__(self):
-        from scratchnet.engine import ops
-        return ops.unary("negative", self)
-
-    def __pos__(self):
-        return self
-
-    def __getitem__(self, key):
-        from scratchnet.engine import ops
-        return ops.getitem(self, key)
-
+    # + - * / -x and x[...] come from TensorArithmetic; NumPy's ufuncs land here:
     _UFUNCS = {np.add: "add", np.subtract: "subtract", np.multiply: "multiply",
                np.true_divide: "divide"}
 

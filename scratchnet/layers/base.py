@@ -244,21 +244,24 @@ class Layer:
         current = self.weights
         if len(weights) != len(current):
             raise ValueError(
-                f"Layer {self.name!r}: set_weights expected a list of {len(current)} arrays "
+                f"set_weights: {self._kind()} {self.name!r} has {len(current)} weight arrays "
                 f"with shapes {[w.shape for w in current]}, received {len(weights)}"
             )
         for i, (target, value) in enumerate(zip(current, weights)):
             value = np.asarray(value)
             if value.shape != target.shape:
                 raise ValueError(
-                    f"Layer {self.name!r}: weight {i} has shape {target.shape}, "
-                    f"received an array of shape {value.shape}"
+                    f"set_weights: {self._kind()} {self.name!r}: weight {i} has shape "
+                    f"{target.shape}, received an array of shape {value.shape}"
                 )
         for target, value in zip(current, weights):
             target[...] = value
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
+
+    def _kind(self):
+        return "model" if hasattr(self, "_graph") else "layer"
 
     def _has_trainable_weights(self):
         return self.trainable and bool(self._trainable_weights)

@@ -230,25 +230,6 @@ class Model(Layer):
     def _has_trainable_weights(self):
         return bool(self.trainable_weights)
 
-    def get_weights(self):
-        return [w.copy() for w in self.weights]
-
-    def set_weights(self, weights):
-        weights = list(weights)
-        expected = self.weights
-        if len(weights) != len(expected):
-            raise ValueError(
-                f"set_weights: model {self.name!r} has {len(expected)} weight arrays with "
-                f"shapes {[w.shape for w in expected]}, received {len(weights)}"
-            )
-        for i, (target, value) in enumerate(zip(expected, weights)):
-            if np.shape(value) != target.shape:
-                raise ValueError(f"set_weights: model {self.name!r}: weight {i} has shape "
-                                 f"{target.shape}, received an array of shape "
-                                 f"{np.shape(value)}")
-        for target, value in zip(expected, weights):
-            target[...] = value
-
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
