@@ -51,7 +51,6 @@ from scratchnet import layers as sn_layers
 from scratchnet import losses as sn_losses
 from scratchnet import metrics as sn_metrics
 from scratchnet import optimizers as sn_optimizers
-from scratchnet.engine import symbolic as sn_symbolic
 from scratchnet.engine.ops import Operation as SnOperation
 from scratchnet.engine.tape import Tape as SnTape
 from scratchnet.models import Functional, Model, Sequential

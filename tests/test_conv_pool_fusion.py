@@ -114,7 +114,6 @@ def test_backward_after_a_fused_pass_equals_backward_after_training(dtype, split
 def test_fused_training_equals_conv_then_pool(dtype, split, data):
     conv, pool, x = data.draw(conv_pool(dtype))
     assume(conv.fuses_with(pool, training=True))      # not the direct one-channel kernel
-    rng = np.random.default_rng(1)
     # ties: ReLU zeros, and (float64) repeated values in the input, so windows tie too
     results = []
     for fused in (False, True):

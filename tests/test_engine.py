@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 import scratchnet as sn
 from scratchnet import backend
 from scratchnet.layers import (Add, Concatenate, Conv2D, Dense, Flatten, Input, MaxPooling2D,
-                               Multiply, Subtract)
+                               Subtract)
 from scratchnet.models import Model, Sequential
 from test_gradcheck import FD_ATOL, FD_RTOL, numeric_grad
 

@@ -94,10 +94,6 @@ class Node:
         return f"<Node layer={self.layer.name}>"
 
 
-def is_keras_tensor(value):
-    return isinstance(value, KerasTensor)
-
-
 def flatten(structure):
     """A nested list / tuple / dict (dicts in key order as given) as a flat list."""
     if isinstance(structure, (list, tuple)):
@@ -105,20 +101,6 @@ def flatten(structure):
     if isinstance(structure, dict):
         return [leaf for item in structure.values() for leaf in flatten(item)]
     return [structure]
-
-
-def pack_like(structure, flat):
-    """The inverse of `flatten`: `flat` laid out as `structure`."""
-    flat = iter(flat)
-
-    def pack(s):
-        if isinstance(s, (list, tuple)):
-            return type(s)(pack(item) for item in s)
-        if isinstance(s, dict):
-            return {k: pack(v) for k, v in s.items()}
-        return next(flat)
-
-    return pack(structure)
 
 
 def _build_map(inputs, outputs):

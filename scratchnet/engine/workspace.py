@@ -91,13 +91,6 @@ def root_for(model):
         return ws
 
 
-def child_of_active(key):
-    """A child of the active workspace (None when there is none): where a model running as
-    a layer keeps the workspaces of its own calls."""
-    ws = _active
-    return None if ws is None else ws.child(key)
-
-
 _scratch = {}
 
 
