@@ -74,7 +74,8 @@ class Plan:
         self.output_slots = [slot(x) for x in outputs]
         self.num_slots = len(slot_of)
         self.steps = steps
-        self._fused = {}
+        self._fused = {}                    # training -> steps
+        self._producers = {}                # training -> output_producers
         self._need_dx = {}
         self._workspaces = {}
 
@@ -118,8 +119,8 @@ class Plan:
         when that step is a plain single-output call of a layer ending in softmax/sigmoid and
         nothing else uses the output (a crossentropy may then start from the step's logits);
         else None."""
-        key = ("producers", bool(training))
-        found = self._fused.get(key)
+        key = bool(training)
+        found = self._producers.get(key)
         if found is None:
             steps = self.steps_for(training)
             used = {s for step in steps for s in step.inputs}
@@ -130,7 +131,7 @@ class Plan:
                       and s not in used and self.output_slots.count(s) == 1
                       and steps[k].layer._logits_kind() is not None)
                 found.append(k if ok else None)
-            self._fused[key] = found
+            self._producers[key] = found
         return found
 
     # ---- which steps need dL/dx -------------------------------------------------------
