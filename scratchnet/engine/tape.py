@@ -124,7 +124,7 @@ class TracedTensor(TensorArithmetic):
 class Tape:
     """The record of one forward pass through a subclassed model's `call`."""
 
-    def __init__(self, owner, record, root=None):
+    def __init__(self, owner, record, root=None, shapes=False):
         self.owner = owner            # the model's name, for error messages
         self.record = record          # keep caches for backward (training)
         self.root = root              # parent workspace of the entries' workspaces
@@ -134,7 +134,8 @@ class Tape:
         self.calls = 0
         self.producer = {}            # value index -> the entry that made it
         self.uses = {}                # value index -> how many calls took it as an input
-        self.shapes_by_layer = {}     # layer -> output shapes of its calls (for summary)
+        # layer -> output shapes of its calls (for summary; only when asked for)
+        self.shapes_by_layer = {} if shapes else None
 
     def watch(self, value, requires_grad=False):
         self.values.append(value)
@@ -176,11 +177,12 @@ class Tape:
             workspace.activate(previous)
         multi = isinstance(y, list)
         ys = y if multi else [y]
-        self.shapes_by_layer.setdefault(layer, []).append(
-            [(None,) + tuple(v.shape[1:]) for v in ys])
-        for i in ids:
-            self.uses[i] = self.uses.get(i, 0) + 1
+        if self.shapes_by_layer is not None:
+            self.shapes_by_layer.setdefault(layer, []).append(
+                [(None,) + tuple(v.shape[1:]) for v in ys])
         if self.record:
+            for i in ids:
+                self.uses[i] = self.uses.get(i, 0) + 1
             need_dx = any(self.requires[i] for i in ids)
             requires = need_dx or layer._has_trainable_weights()
             out = [self.watch(v, requires) for v in ys]

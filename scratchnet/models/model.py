@@ -301,7 +301,7 @@ class Model(Layer):
     def _trace_shapes(self, xs):
         """Run `call` once (inference) on xs to build the layers, and keep the shapes it saw:
         every layer's output shapes, the model's outputs (for compile and summary)."""
-        tape = Tape(self.name, record=False)
+        tape = Tape(self.name, record=False, shapes=True)
         outs, multi = self._trace_call(tape, xs, training=False)
         self._traced_shapes = {
             "outputs": [(None,) + tuple(tape.values[i].shape[1:]) for i in outs],
