@@ -155,12 +155,7 @@ class Tape:
 
         flat = flatten(inputs)
         takes_list = layer._takes_list()
-        if not takes_list and len(flat) != 1:
-            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) takes one input "
-                             f"tensor, received {len(flat)}")
-        if takes_list and not isinstance(inputs, (list, tuple)):
-            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) should be called "
-                             f"on a list of inputs, received {inputs!r}")
+        layer._check_call_structure(inputs, flat)
         ids = [self._index_of(x) for x in flat]
         values = [layer._as_input_arrays(self.values[i]) for i in ids]
         x = values if takes_list else values[0]

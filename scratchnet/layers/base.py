@@ -92,6 +92,7 @@ class Layer:
     # Keras marks weightless layers without a build method (pooling, activations) built as
     # soon as they are made; summary() prints them as Keras does (0, not "0 (unbuilt)")
     _keras_builds_at_init = False
+    _kind = "layer"          # how error messages call it ("model" for models)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -244,14 +245,14 @@ class Layer:
         current = self.weights
         if len(weights) != len(current):
             raise ValueError(
-                f"set_weights: {self._kind()} {self.name!r} has {len(current)} weight arrays "
+                f"set_weights: {self._kind} {self.name!r} has {len(current)} weight arrays "
                 f"with shapes {[w.shape for w in current]}, received {len(weights)}"
             )
         for i, (target, value) in enumerate(zip(current, weights)):
             value = np.asarray(value)
             if value.shape != target.shape:
                 raise ValueError(
-                    f"set_weights: {self._kind()} {self.name!r}: weight {i} has shape "
+                    f"set_weights: {self._kind} {self.name!r}: weight {i} has shape "
                     f"{target.shape}, received an array of shape {value.shape}"
                 )
         for target, value in zip(current, weights):
@@ -260,8 +261,6 @@ class Layer:
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
-    def _kind(self):
-        return "model" if hasattr(self, "_graph") else "layer"
 
     def _has_trainable_weights(self):
         return self.trainable and bool(self._trainable_weights)
@@ -394,6 +393,17 @@ class Layer:
         """True for layers whose input is a list of tensors (merge layers)."""
         return False
 
+    def _check_call_structure(self, inputs, flat):
+        """One tensor (or a list of one) for most layers, a list for merge layers: or a clear
+        error. Used by symbolic and traced calls alike."""
+        if self._takes_list():
+            if not isinstance(inputs, (list, tuple)):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) should be "
+                                 f"called on a list of inputs, received {inputs!r}")
+        elif len(flat) != 1:
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) takes one input "
+                             f"tensor, received a list of {len(flat)}: {flat}")
+
     def _call_symbolic(self, inputs):
         flat = symbolic.flatten(inputs)
         for x in flat:
@@ -401,20 +411,12 @@ class Layer:
                 raise TypeError(
                     f"Layer {self.name!r}: all inputs of a call on symbolic tensors must be "
                     f"symbolic tensors (from Input(...)), received {x!r}")
-        if isinstance(inputs, (list, tuple)) and not self._takes_list():
-            if len(flat) != 1:
-                raise ValueError(
-                    f"Layer {self.name!r} ({type(self).__name__}) takes one input tensor, "
-                    f"received a list of {len(flat)}: {flat}")
-            inputs = flat[0]
+        self._check_call_structure(inputs, flat)
         if self._takes_list():
-            if not isinstance(inputs, (list, tuple)):
-                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) should be "
-                                 f"called on a list of inputs, received {inputs!r}")
             shapes = [x.shape for x in flat]
             structure = "list"
         else:
-            shapes = inputs.shape
+            shapes = flat[0].shape
             structure = "one"
         if self._is_op:                  # an operation computes in its inputs' dtype
             self.dtype = flat[0].dtype

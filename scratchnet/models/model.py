@@ -78,6 +78,8 @@ class Model(Layer):
     a subclass that defines `call` is a subclassed model (its layers are the ones assigned
     to its attributes, in assignment order)."""
 
+    _kind = "model"
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             from scratchnet.models.functional import Functional
