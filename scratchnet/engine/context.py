@@ -22,3 +22,24 @@ def training_scope(value):
         yield
     finally:
         _training.pop()
+
+
+# The extra losses of the model call running now (activity regularizers: engine/graph.py and
+# engine/tape.py add one per regularized layer call), collected by `Model` for the step.
+_collectors = []
+
+
+@contextlib.contextmanager
+def collecting_losses():
+    """Collect the extra losses added during this block into the yielded list."""
+    found = []
+    _collectors.append(found)
+    try:
+        yield found
+    finally:
+        _collectors.pop()
+
+
+def add_loss(value):
+    if _collectors:
+        _collectors[-1].append(value)

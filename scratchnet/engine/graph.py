@@ -28,7 +28,7 @@ fresh (`fresh_outputs`) where the caller keeps them.
 """
 import numpy as np
 
-from scratchnet.engine import workspace
+from scratchnet.engine import context, workspace
 from scratchnet.layers.base import trainable_version
 
 
@@ -105,6 +105,7 @@ class Plan:
                 continue
             pool = users[0]
             if (pool.structure != "one" or pool.multi
+                    or step.layer.activity_regularizer is not None
                     or not step.layer.fuses_with(pool.layer, training)):
                 continue
             fused_into[id(pool)] = Step(step.layer, step.inputs, pool.outputs, "one",
@@ -129,6 +130,7 @@ class Plan:
                 k = next((k for k, step in enumerate(steps) if s in step.outputs), None)
                 ok = (k is not None and steps[k].pool is None and not steps[k].multi
                       and s not in used and self.output_slots.count(s) == 1
+                      and steps[k].layer.activity_regularizer is None
                       and steps[k].layer._logits_kind() is not None)
                 found.append(k if ok else None)
             self._producers[key] = found
@@ -196,6 +198,8 @@ class Plan:
                     values[s] = v
             else:
                 values[step.outputs[0]] = y
+                if step.layer.activity_regularizer is not None:   # R(y) joins the loss
+                    context.add_loss(step.layer._activity_loss(y))
         return values, caches, steps, root, fresh_outputs
 
     def outputs(self, state):
@@ -238,6 +242,8 @@ class Plan:
                     grads[s] = None
             else:
                 dy = grads[outs[0]]
+                if step.layer.activity_regularizer is not None:   # + dR(y)/dy
+                    dy = step.layer._activity_grad(values[outs[0]], dy)
                 if dy is None:
                     continue
                 grads[outs[0]] = None

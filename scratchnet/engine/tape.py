@@ -26,7 +26,7 @@ caches. Subclassed models run unfused: each layer call runs on its own.
 """
 import numpy as np
 
-from scratchnet.engine import workspace
+from scratchnet.engine import context, workspace
 from scratchnet.engine.arithmetic import TensorArithmetic
 
 _HINT = ("Inside call(), combine tensors with layers (layers.Add(), layers.Multiply(), "
@@ -172,6 +172,8 @@ class Tape:
             workspace.activate(previous)
         multi = isinstance(y, list)
         ys = y if multi else [y]
+        if layer.activity_regularizer is not None and not multi:   # R(y) joins the loss
+            context.add_loss(layer._activity_loss(y))
         if self.shapes_by_layer is not None:
             self.shapes_by_layer.setdefault(layer, []).append(
                 [(None,) + tuple(v.shape[1:]) for v in ys])
@@ -192,7 +194,8 @@ class Tape:
     def sole_producer(self, index):
         """The entry that made value `index` when nothing else used it (None otherwise)."""
         entry = self.producer.get(index)
-        if entry is None or self.uses.get(index, 0):
+        if entry is None or self.uses.get(index, 0) or \
+                self.entries[entry][0].activity_regularizer is not None:
             return None
         return self.entries[entry]
 
@@ -207,6 +210,8 @@ class Tape:
                 grads[i] = g if i not in grads else grads[i] + g
         for layer, ids, outs, cache, need_dx, multi, takes_list, ws in reversed(self.entries):
             dys = [grads.pop(o, None) for o in outs]
+            if layer.activity_regularizer is not None and not multi:   # + dR(y)/dy
+                dys = [layer._activity_grad(self.values[outs[0]], dys[0])]
             if all(d is None for d in dys):
                 continue
             if multi:

@@ -13,11 +13,12 @@ lectures write works with `tensorflow` replaced by `scratchnet`:
 Each module here is a thin alias: the code lives in `scratchnet/<module>` (scratchnet/layers,
 scratchnet/models, ...), one concept per file, and that is where to read it.
 """
-from scratchnet.keras import (activations, backend, callbacks, datasets, initializers, layers,
-                              losses, metrics, models, optimizers, utils)
+from scratchnet.keras import (activations, backend, callbacks, constraints, datasets,
+                              initializers, layers, losses, metrics, models, optimizers,
+                              regularizers, utils)
 from scratchnet.layers import Input, InputLayer, Layer
 from scratchnet.models import Model, Sequential
 
 __all__ = ["Input", "InputLayer", "Layer", "Model", "Sequential", "activations", "backend",
-           "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
-           "optimizers", "utils"]
+           "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
+           "metrics", "models", "optimizers", "regularizers", "utils"]

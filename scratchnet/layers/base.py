@@ -39,6 +39,12 @@ _name_counts = {}
 trainable_version = [0]
 
 
+def regularizers_get(identifier, what):
+    from scratchnet import regularizers
+
+    return regularizers.get(identifier, what)
+
+
 def unique_name(prefix):
     """Keras-style auto names: 'dense', 'dense_1', 'dense_2', ... per session."""
     count = _name_counts.get(prefix, 0)
@@ -101,7 +107,7 @@ class Layer:
             cls.build = _wrap_build(build)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, **unknown):
+                 batch_input_shape=None, activity_regularizer=None, **unknown):
         if unknown:
             raise TypeError(
                 f"{type(self).__name__}: unknown keyword argument(s) {sorted(unknown)}"
@@ -125,7 +131,12 @@ class Layer:
         self._build_output_shape = None
         self._trainable_weights = []
         self._non_trainable_weights = []
+        self._weight_names = {}             # id(weight) -> its name ("kernel", "bias", ...)
+        self._regularizers = []             # [(weight, Regularizer)] (regularizers.py)
+        self._constraints = []              # [(weight, Constraint)] (constraints.py)
         self._grads = []
+        self.activity_regularizer = regularizers_get(activity_regularizer,
+                                                     f"{self.name}: activity_regularizer")
         self._inbound_nodes = []            # one per symbolic call (engine/symbolic.py)
 
     # ---- building -------------------------------------------------------------------
@@ -156,8 +167,12 @@ class Layer:
         return self._build_output_shape
 
     def add_weight(self, shape=None, initializer="glorot_uniform", trainable=True, name=None,
-                   dtype=None):
-        from scratchnet import initializers
+                   dtype=None, regularizer=None, constraint=None):
+        """A new weight array (the layer keeps it for its whole life). `name` ("kernel") makes
+        its path "<layer>/<name>" (TensorBoard, files); `regularizer` adds R(w) to the loss and
+        dR/dw to the gradient while the weight is trainable; `constraint` projects the weight
+        after every optimizer update (see regularizers.py, constraints.py)."""
+        from scratchnet import constraints, initializers, regularizers
 
         shape = tuple(shape or ())
         dtype = np.dtype(dtype or self.dtype or backend.floatx()).name
@@ -168,7 +183,19 @@ class Layer:
                 f"{self.name}: initializer returned shape {value.shape}, expected {shape}"
             )
         (self._trainable_weights if trainable else self._non_trainable_weights).append(value)
+        self._weight_names[id(value)] = name or f"variable_{len(self._weight_names)}"
+        regularizer = regularizers.get(regularizer, f"{self.name}: {name or 'weight'} regularizer")
+        if regularizer is not None:
+            self._regularizers.append((value, regularizer))
+        constraint = constraints.get(constraint, f"{self.name}: {name or 'weight'} constraint")
+        if constraint is not None:
+            self._constraints.append((value, constraint))
         return value
+
+    @property
+    def weight_paths(self):
+        """"<layer name>/<weight name>" for each of `weights`, in order (Keras's variable.path)."""
+        return [f"{self.name}/{self._weight_names.get(id(w), 'variable')}" for w in self.weights]
 
     @property
     def input_shape(self):
@@ -264,6 +291,36 @@ class Layer:
 
     def _has_trainable_weights(self):
         return self.trainable and bool(self._trainable_weights)
+
+    # ---- regularization -------------------------------------------------------------
+    def _regularized_trainable(self):
+        """[(index among the trainable weights, weight, regularizer)] while trainable."""
+        if not self.trainable or not self._regularizers:
+            return []
+        index = {id(w): i for i, w in enumerate(self._trainable_weights)}
+        return [(index[id(w)], w, reg) for w, reg in self._regularizers if id(w) in index]
+
+    @property
+    def losses(self):
+        """The weight-regularization penalties R(w), one per regularized trainable weight, at
+        the weights' current values (what Keras's `layer.losses` holds for them)."""
+        return [reg(w) for _, w, reg in self._regularized_trainable()]
+
+    def _activity_loss(self, y):
+        """Keras 3's activity penalty of one call's output: R(y) / batch size."""
+        n = y.shape[0] if y.ndim else 1
+        penalty = self.activity_regularizer(y)
+        return penalty / penalty.dtype.type(n) if n else penalty * 0
+
+    def _activity_grad(self, y, dy):
+        """dL/dy plus the activity penalty's share, dR(y)/dy / batch size."""
+        n = y.shape[0] if y.ndim else 1
+        grad = self.activity_regularizer.gradient(y)
+        if n:
+            grad = grad / grad.dtype.type(n)
+        else:
+            grad = grad * 0
+        return grad if dy is None else dy + grad
 
     # ---- gradients ------------------------------------------------------------------
     @property

@@ -41,9 +41,10 @@ full-size output never goes to memory.
 """
 import numpy as np
 
-from scratchnet import activations, initializers
+from scratchnet import activations, constraints, initializers, regularizers
 from scratchnet.kernels import conv_naive
 from scratchnet.layers.base import Layer
+from scratchnet.layers.dense import _regularization_config
 from scratchnet.layers.conv_fast_paths import Conv2DFastPaths, ConvCache
 from scratchnet.layers.padding import (normalize_padding, normalize_tuple, output_length,
                                        paddings)
@@ -58,7 +59,9 @@ class Conv2D(Conv2DFastPaths, Layer):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D {self.name!r}: filters must be a positive int, "
@@ -89,6 +92,12 @@ class Conv2D(Conv2DFastPaths, Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        # penalties and projections of the weights (regularizers.py, constraints.py)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer,
+                                                   f"{self.name}: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{self.name}: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{self.name}: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{self.name}: bias_constraint")
         self.kernel = self.bias = None
         self.implementation = "fast"
 
@@ -129,9 +138,13 @@ class Conv2D(Conv2DFastPaths, Layer):
                             f"received {self.dtype}")
         self._output_hw(input_shape[1], input_shape[2], input_shape)
         self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer)
+                                      self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         ho, wo = self._output_hw(input_shape[1], input_shape[2], input_shape)
@@ -199,7 +212,8 @@ class Conv2D(Conv2DFastPaths, Layer):
                 "dilation_rate": self.dilation_rate,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **_regularization_config(self)}
 
 
 Convolution2D = Conv2D

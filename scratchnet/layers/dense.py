@@ -24,13 +24,15 @@ softmax/sigmoid and the loss is a crossentropy, the loss hands over dL/dz (see l
 """
 import numpy as np
 
-from scratchnet import activations, initializers, threads
+from scratchnet import activations, constraints, initializers, regularizers, threads
 from scratchnet.layers.base import Layer
 
 
 class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, received {units!r}")
@@ -39,6 +41,12 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        # penalties and projections of the weights (regularizers.py, constraints.py)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer,
+                                                   f"{self.name}: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{self.name}: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{self.name}: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{self.name}: bias_constraint")
         self.kernel = self.bias = None
 
     def build(self, input_shape):
@@ -47,9 +55,13 @@ class Dense(Layer):
                 f"Dense {self.name!r} needs inputs of shape (batch, features) with a known, "
                 f"non-zero feature size, received shape {input_shape}"
             )
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer)
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      name="kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer)
+            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -94,4 +106,14 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **_regularization_config(self)}
+
+
+def _regularization_config(layer):
+    """The regularizer/constraint entries of a Dense or Conv2D config (Keras's keys)."""
+    return {"kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(layer.activity_regularizer),
+            "kernel_constraint": constraints.serialize(layer.kernel_constraint),
+            "bias_constraint": constraints.serialize(layer.bias_constraint)}

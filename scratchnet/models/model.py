@@ -38,7 +38,7 @@ import math
 import numpy as np
 
 from scratchnet import backend, losses, metrics as metrics_module, optimizers
-from scratchnet.callbacks import CallbackList, History, ProgbarLogger, _progress_bar
+from scratchnet.callbacks import CallbackList, _progress_bar
 from scratchnet.engine import context, symbolic, workspace
 from scratchnet.engine.tape import Tape, TracedTensor
 from scratchnet.layers.base import Layer
@@ -49,7 +49,8 @@ from scratchnet.threads import limits_threads
 _INTERNAL = frozenset({"_graph", "optimizer", "loss", "history", "_compile_args",
                        "_outputs_spec", "_train_pairs", "_inbound_nodes", "_traced_shapes",
                        "_trainable_weights", "_non_trainable_weights", "_grads",
-                       "_leaf_layers", "_train_vars"})
+                       "_leaf_layers", "_train_vars", "_train_regularized",
+                       "_train_constraints", "_last_activity_losses"})
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -605,6 +606,92 @@ class Model(Layer):
             y_shapes.append(yi.shape)
         return xs, y_shapes, targets
 
+    def _sample_weights(self, sample_weight, class_weight, targets, n, what):
+        """One weight array (n,) per output (None: unweighted), or None when neither
+        `sample_weight` nor `class_weight` is given; Keras's rules and messages."""
+        if sample_weight is None and class_weight is None:
+            return None
+        specs = self._outputs_spec
+        dtype = self._dtype()
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+        if class_weight is not None:
+            if len(specs) > 1:
+                raise ValueError("`class_weight` is only supported for Models with a single "
+                                 "output.")
+            if not isinstance(class_weight, dict):
+                raise TypeError(f"{what}: class_weight must be a dict {{class index: weight}}, "
+                                f"received {class_weight!r}")
+            return [_class_weights(targets[0], class_weight, backend.floatx()).astype(dtype)]
+        if isinstance(sample_weight, dict):
+            per_output = [sample_weight.get(spec.name) for spec in specs]
+        elif len(specs) > 1 and isinstance(sample_weight, (list, tuple)):
+            if len(sample_weight) != len(specs):
+                raise ValueError(f"{what}: You should provide one `sample_weight` array per "
+                                 f"output; the model has {len(specs)} outputs, received "
+                                 f"{len(sample_weight)}")
+            per_output = list(sample_weight)
+        else:
+            per_output = [sample_weight] * len(specs)
+        found = []
+        for spec, w in zip(specs, per_output):
+            if w is None or spec.loss is None:
+                found.append(None)
+                continue
+            w = data.as_float_array(w, dtype, f"{what}: sample_weight")
+            if w.ndim == 2 and w.shape[1] == 1:
+                w = w[:, 0]
+            if w.shape != (n,):
+                raise ValueError(f"{what}: sample_weight must hold one weight per sample, "
+                                 f"shape ({n},); received shape {w.shape}")
+            found.append(w)
+        return found
+
+    # ---- one batch at a time (Keras's *_on_batch) -----------------------------------------
+    def reset_metrics(self):
+        """Keras's reset_metrics. (scratchnet's metrics live only inside one fit / evaluate /
+        *_on_batch call, so there is nothing left to reset.)"""
+
+    def _batch_logs(self, y_shapes, targets, n, step):
+        """Run `step` on one batch: its loss (and metrics), as Keras 3's *_on_batch report
+        them -- this batch alone, not a running average."""
+        trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+        total, values, outputs = step()
+        self._update_logs(trackers, metric_objs, total, values, outputs, targets, n)
+        return _logs(trackers, metric_objs)
+
+    @limits_threads
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on exactly this batch; the running loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        xs, y_shapes, targets = self._prepare_xy(x, y, "train_on_batch")
+        weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]),
+                                       "train_on_batch")
+        self._prepare_training()
+        logs = self._batch_logs(y_shapes, targets, len(xs[0]),
+                                lambda: self.train_step(xs, targets, weights))
+        return _logs_result(logs, return_dict)
+
+    @limits_threads
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on exactly this batch, nothing updated."""
+        self._require_compiled("test_on_batch")
+        xs, y_shapes, targets = self._prepare_xy(x, y, "test_on_batch")
+        weights = self._sample_weights(sample_weight, None, targets, len(xs[0]),
+                                       "test_on_batch")
+        regularized = self._regularized()
+        logs = self._batch_logs(y_shapes, targets, len(xs[0]),
+                                lambda: self._test_step(xs, targets, weights, regularized))
+        return _logs_result(logs, return_dict)
+
+    @limits_threads
+    def predict_on_batch(self, x):
+        """The model's outputs for x, run as one batch."""
+        xs = self._prepare_x(x, "predict_on_batch")
+        outputs, _ = self._run(xs, training=False, record=False)
+        return self._pack_outputs(outputs)
+
     def _new_metrics(self, y_shapes):
         """[(log name, metric)] for every output's metrics, fresh."""
         specs = self._outputs_spec
@@ -629,13 +716,17 @@ class Model(Layer):
         return trackers
 
     # ---- one step -------------------------------------------------------------------
-    def _losses(self, targets, outputs, state, training):
+    def _losses(self, targets, outputs, state, training, weights=None):
         """(total loss, per-output loss values, dL/d(outputs), positions given as dL/dz).
 
         Keras's quiet trick (losses.py): a crossentropy on an output made by a softmax or
-        sigmoid is computed from the logits that went into it."""
+        sigmoid is computed from the logits that went into it. `weights`: per output, the
+        batch's sample weights (or None): the loss is then sum(w_n l_n) / n (Keras's
+        "sum_over_batch_size": divided by the count, not by the sum of the weights)."""
         total, values, grads, logits_positions = None, [], [], set()
-        for position, (spec, t, y) in enumerate(zip(self._outputs_spec, targets, outputs)):
+        weights = weights or [None] * len(outputs)
+        for position, (spec, t, y, w) in enumerate(zip(self._outputs_spec, targets, outputs,
+                                                        weights)):
             if spec.loss is None:
                 values.append(None)
                 grads.append(None)
@@ -648,7 +739,12 @@ class Model(Layer):
                 logits_positions.add(position)
             else:
                 per_sample, grad = spec.loss.forward_backward(t, y)
-            value = per_sample.mean()
+            if w is None:
+                value = per_sample.mean()
+            else:
+                w = _per_row(w, per_sample.size)
+                value = (per_sample * w).sum() / per_sample.dtype.type(per_sample.size)
+                grad = (grad.reshape(w.size, -1) * w[:, None]).reshape(grad.shape)
             values.append(value)
             if spec.weight is not None:
                 value = value * spec.weight
@@ -657,27 +753,75 @@ class Model(Layer):
             grads.append(grad)
         return total, values, grads, logits_positions
 
+    def _regularized(self):
+        """[(layer, index, weight, regularizer)] for every regularized trainable weight."""
+        return [(layer, i, w, reg) for layer in self._leaf_layers_list()
+                for i, w, reg in layer._regularized_trainable()]
+
+    def _penalties(self, activity_losses, regularized):
+        """The extra losses Keras adds to the total: the activity penalties of this pass,
+        then R(w) for every regularized trainable weight (Keras's `model.losses`)."""
+        return list(activity_losses) + [reg(w) for _, _, w, reg in regularized]
+
+    @property
+    def losses(self):
+        """The regularization penalties at the current weights (and the activity penalties
+        of the latest fit/evaluate batch), as Keras's `model.losses`."""
+        return self._penalties(getattr(self, "_last_activity_losses", []), self._regularized())
+
     def _loss_and_grads(self, xs, targets):
         """(total loss, dL/d(trainable weights) in `trainable_weights` order, positions of the
         outputs whose loss started from logits) on one batch, without updating anything."""
         for layer in self._leaf_layers_list():
             layer.zero_grads()
-        outputs, state = self._run(xs, training=True, record=True)
+        regularized = self._regularized()
+        with context.collecting_losses() as extra:
+            outputs, state = self._run(xs, training=True, record=True)
         total, _, grads, logits = self._losses(targets, outputs, state, True)
+        total = _add_penalties(total, self._penalties(extra, regularized))
         self._backprop(state, grads, logits)
+        for layer, i, w, reg in regularized:
+            layer.add_grad(i, reg.gradient(w))
         return total, [layer._grads[i] for layer, i in self._trainable_pairs()], logits
 
-    def train_step(self, xs, targets):
+    def train_step(self, xs, targets, weights=None):
         """Zero gradients, forward, losses, backward, update. Returns (total loss, per-output
-        losses, outputs)."""
+        losses, outputs).
+
+        Regularization (regularizers.py): the total loss also holds the activity penalties
+        of this pass and R(w) of every regularized trainable weight, and dR(w)/dw joins
+        each such weight's gradient; after the update every constrained weight is projected
+        (constraints.py), as Keras's optimizer does."""
         for layer in self._leaf_layers:
             layer.zero_grads()
-        outputs, state = self._run(xs, training=True, record=True)
-        total, values, grads, logits = self._losses(targets, outputs, state, True)
+        with context.collecting_losses() as extra:
+            outputs, state = self._run(xs, training=True, record=True)
+        total, values, grads, logits = self._losses(targets, outputs, state, True, weights)
+        regularized = self._train_regularized
+        if extra or regularized:
+            total = _add_penalties(total, self._penalties(extra, regularized))
+            self._last_activity_losses = extra
         self._backprop(state, grads, logits)
+        for layer, i, w, reg in regularized:
+            layer.add_grad(i, reg.gradient(w))
         self.optimizer.apply([layer._grads[i] for layer, i in self._train_pairs],
                              self._train_vars)
+        for w, constraint in self._train_constraints:
+            w[...] = constraint(w)
         return total, values, outputs
+
+    def _prepare_training(self):
+        """What every training step reads, fixed for a fit (or a train_on_batch): the
+        trainable weights (as of compile), their regularizers and constraints."""
+        if self._train_pairs is None:
+            self._train_pairs = self._trainable_pairs()
+        self._train_vars = [layer._trainable_weights[i] for layer, i in self._train_pairs]
+        self._leaf_layers = self._leaf_layers_list()
+        trained = {id(w) for w in self._train_vars}
+        self._train_regularized = [entry for entry in self._regularized()
+                                   if id(entry[2]) in trained]
+        self._train_constraints = [(w, c) for layer in self._leaf_layers
+                                   for w, c in layer._constraints if id(w) in trained]
 
     def _update_logs(self, trackers, metric_objs, total, values, outputs, targets, n):
         # the total loss is averaged with the batch sizes as weights; each output's own loss
@@ -688,6 +832,8 @@ class Model(Layer):
                 tracker.update(total, n)
             else:
                 tracker.update(values[position], 1)
+        # (compile's `metrics` ignore sample and class weights, as in Keras: only its
+        # `weighted_metrics` would use them)
         index = 0
         for spec, t, y in zip(self._outputs_spec, targets, outputs):
             if spec.loss is None:
@@ -699,41 +845,57 @@ class Model(Layer):
     # ---- fit ------------------------------------------------------------------------
     @limits_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train for `epochs` passes over (x, y). `sample_weight` (one weight per sample, or
+        one array per output) scales each sample's loss and metrics; `class_weight` ({class:
+        weight}, single-output models) gives every sample its class's weight."""
         self._require_compiled("fit")
         verbose = _check_verbose(verbose, "fit")
         batch_size = data.check_batch_size(batch_size, "fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative int, received {epochs!r}")
         xs, y_shapes, targets = self._prepare_xy(x, y, "fit")
+        weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]), "fit")
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
-            validation = self._prepare_xy(*validation_data, "fit: validation_data")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (
+                    2, 3):
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
+            validation = self._prepare_xy(*validation_data[:2], "fit: validation_data")
+            validation += (self._sample_weights(
+                validation_data[2] if len(validation_data) == 3 else None, None,
+                validation[2], len(validation[0][0]), "fit: validation_data"),)
         elif validation_split:
             present = [i for i, t in enumerate(targets) if t is not None]
+            with_weights = [i for i in present if weights and weights[i] is not None]
+            split = [targets[i] for i in present] + [weights[i] for i in with_weights]
             (xs, kept), (x_val, t_val) = data.validation_split_arrays(
-                xs, [targets[i] for i in present], validation_split)
+                xs, split, validation_split)
             targets, val_targets = list(targets), [None] * len(targets)
             for i, a, b in zip(present, kept, t_val):
                 targets[i], val_targets[i] = a, b
+            val_weights = None
+            if with_weights:
+                weights, val_weights = list(weights), [None] * len(weights)
+                for i, a, b in zip(with_weights, kept[len(present):], t_val[len(present):]):
+                    weights[i], val_weights[i] = a, b
+                if class_weight is not None:   # Keras: class weights weigh training only
+                    val_weights = None
             val_shapes = [None if s is None else (len(x_val[0]),) + tuple(s[1:])
                           for s in y_shapes]
             y_shapes = [None if s is None else (len(xs[0]),) + tuple(s[1:]) for s in y_shapes]
-            validation = (x_val, val_shapes, val_targets)
+            validation = (x_val, val_shapes, val_targets, val_weights)
 
         n = len(xs[0])
         steps = math.ceil(n / batch_size)
-        self.history = History()
-        progress = [ProgbarLogger(verbose)] if verbose else []
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        hooks = CallbackList(progress + list(callbacks or []) + [self.history], self, params)
+        # As Keras: the user's callbacks, then a History (fit returns it), then the progress
+        # display (scratchnet/callbacks/).
+        hooks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                             verbose=verbose, epochs=epochs, steps=steps)
         batch_hooks = hooks.wants_batch_hooks("train")
-        if self._train_pairs is None:
-            self._train_pairs = self._trainable_pairs()
-        self._train_vars = [layer._trainable_weights[i] for layer, i in self._train_pairs]
-        self._leaf_layers = self._leaf_layers_list()
+        self._prepare_training()
         self.stop_training = False
 
         hooks.call("on_train_begin", {})
@@ -746,33 +908,37 @@ class Model(Layer):
                     hooks.train_batch_begin(step, {})
                 x_batch = [a[index] for a in xs]
                 t_batch = [None if t is None else t[index] for t in targets]
-                total, values, outputs = self.train_step(x_batch, t_batch)
+                w_batch = weights and [None if w is None else w[index] for w in weights]
+                total, values, outputs = self.train_step(x_batch, t_batch, w_batch)
                 self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
                                   len(x_batch[0]))
                 if batch_hooks or verbose:
                     hooks.train_batch_end(step, _logs(trackers, metric_objs))
             logs = _logs(trackers, metric_objs)
             if validation is not None:
-                val_logs = self._evaluate_prepared(*validation, batch_size, hooks=None)
+                hooks.call("on_test_begin", {})  # (as Keras: validation calls the test hooks)
+                val_logs = self._evaluate_prepared(*validation, batch_size, hooks=hooks)
+                hooks.call("on_test_end", val_logs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             hooks.call("on_epoch_end", epoch, logs)
             if self.stop_training:
                 break
-        hooks.call("on_train_end", {})
+        hooks.call("on_train_end", hooks.training_logs)  # the last epoch's logs
         return self.history
 
     # ---- evaluate / predict ---------------------------------------------------------
-    def _evaluate_prepared(self, xs, y_shapes, targets, batch_size, hooks, verbose=0):
+    def _evaluate_prepared(self, xs, y_shapes, targets, weights, batch_size, hooks, verbose=0):
         n = len(xs[0])
         trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+        regularized = self._regularized()
         bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
         for step, index in enumerate(data.batches(n, batch_size)):
             if hooks:
                 hooks.call("on_test_batch_begin", step, {})
             x_batch = [a[index] for a in xs]
             t_batch = [None if t is None else t[index] for t in targets]
-            outputs, state = self._run(x_batch, training=False, record=False)
-            total, values, _, _ = self._losses(t_batch, outputs, state, False)
+            w_batch = weights and [None if w is None else w[index] for w in weights]
+            total, values, outputs = self._test_step(x_batch, t_batch, w_batch, regularized)
             self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
                               len(x_batch[0]))
             if hooks:
@@ -784,17 +950,30 @@ class Model(Layer):
             bar.close(logs)
         return logs
 
+    def _test_step(self, xs, targets, weights, regularized):
+        """The model in inference on one batch: (total loss with the penalties, per-output
+        losses, outputs), nothing updated."""
+        with context.collecting_losses() as extra:
+            outputs, state = self._run(xs, training=False, record=False)
+        total, values, _, _ = self._losses(targets, outputs, state, False, weights)
+        if extra or regularized:
+            total = _add_penalties(total, self._penalties(extra, regularized))
+            self._last_activity_losses = extra
+        return total, values, outputs
+
     @limits_threads
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False):
         """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist."""
         self._require_compiled("evaluate")
         verbose = _check_verbose(verbose, "evaluate")
         batch_size = data.check_batch_size(batch_size, "evaluate")
         xs, y_shapes, targets = self._prepare_xy(x, y, "evaluate")
-        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
+        weights = self._sample_weights(sample_weight, None, targets, len(xs[0]), "evaluate")
+        hooks = CallbackList(callbacks, model=self, verbose=verbose)
         hooks.call("on_test_begin", {})
-        logs = self._evaluate_prepared(xs, y_shapes, targets, batch_size, hooks, verbose)
+        logs = self._evaluate_prepared(xs, y_shapes, targets, weights, batch_size, hooks,
+                                       verbose)
         hooks.call("on_test_end", logs)
         if return_dict:
             return logs
@@ -809,7 +988,7 @@ class Model(Layer):
         batch_size = data.check_batch_size(batch_size, "predict")
         xs = self._prepare_x(x, "predict")
         n = len(xs[0])
-        hooks = CallbackList(list(callbacks or []), self, {"verbose": verbose})
+        hooks = CallbackList(callbacks, model=self, verbose=verbose)
         hooks.call("on_predict_begin", {})
         results = None
         bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
@@ -847,6 +1026,39 @@ class Model(Layer):
         from scratchnet.models.summary import format_summary
 
         (print_fn or print)(format_summary(self))
+
+
+def _per_row(w, rows):
+    """Sample weights (n,) for `rows` loss values (n, or n times the extra output axes)."""
+    return w if w.size == rows else np.repeat(w, rows // w.size)
+
+
+def _add_penalties(total, penalties):
+    """Keras's total: the compiled loss, then each extra loss (`model.losses`) added."""
+    for penalty in penalties:
+        total = total + penalty.astype(total.dtype, copy=False)
+    return total
+
+
+def _class_weights(target, class_weight, dtype):
+    """Keras's class_weight_to_sample_weights: each sample gets the weight of its class
+    (argmax of a one-hot row, else the rounded label), 1.0 for a class not in the dict."""
+    labels = np.asarray(target)
+    if labels.ndim > 1:
+        labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
+    labels = np.round(labels).astype(np.int32).reshape(len(target), -1)[:, 0]
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table.get(int(c), 1.0) for c in labels], dtype=dtype)
+
+
+def _logs_result(logs, return_dict):
+    """Keras's *_on_batch result: the logs dict, or their values ([loss, metric, ...], or
+    the loss alone)."""
+    logs = {k: float(v) for k, v in logs.items()}
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
 
 
 def _logs(trackers, metric_objs):
