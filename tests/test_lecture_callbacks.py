@@ -110,7 +110,7 @@ _HOOKS = [name for name in vars(scratchnet.callbacks.Callback) if name.startswit
 
 
 def _recording_hook(name):
-    def hook(self, *args):
+    def hook(self, *args, **kwargs):  # (batch hooks get `logs` by keyword, as in Keras)
         self.calls.append((name,) + tuple(a for a in args if isinstance(a, int)))
     return hook
 
@@ -134,8 +134,34 @@ def test_every_hook_is_called_in_keras_order():
     assert epoch0[0] == ("on_epoch_begin", 0)
     train_batches = [c for c in epoch0 if c[0] == "on_train_batch_end"]
     assert [c[1] for c in train_batches] == [0, 1, 2]  # 5 samples, batch 2 -> 3 batches
-    assert ("on_batch_begin", 0) in epoch0 and ("on_batch_end", 2) in epoch0
+    # Keras 3: on_batch_begin/end are called by Callback's own on_train_batch_begin/end, so a
+    # callback overriding both gets only the on_train_batch_* calls
+    assert not any(c[0] in ("on_batch_begin", "on_batch_end") for c in calls)
+    # validation runs the test hooks between the last train batch and on_epoch_end
+    test_part = epoch0[epoch0.index(("on_train_batch_end", 2)) + 1:-1]
+    assert test_part == ([("on_test_begin",)]
+                         + [(f"on_test_batch_{w}", b) for b in range(3) for w in ("begin", "end")]
+                         + [("on_test_end",)])
     assert recorder.model is model and recorder.params["steps"] == 3
+    assert recorder.params == {"verbose": 0, "epochs": 2, "steps": 3}
+
+
+def test_old_batch_hook_names_still_run_every_batch():
+    class OldStyle(scratchnet.callbacks.Callback):
+        seen = []
+
+        def on_batch_begin(self, batch, logs=None):
+            self.seen.append(("begin", batch))
+
+        def on_batch_end(self, batch, logs=None):
+            self.seen.append(("end", batch, sorted(logs)))
+
+    model = scratchnet.Sequential([scratchnet.layers.Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), batch_size=2, epochs=1, verbose=0,
+              callbacks=[OldStyle()])
+    assert OldStyle.seen == [("begin", 0), ("end", 0, ["loss", "mae"]), ("begin", 1),
+                             ("end", 1, ["loss", "mae"])]
 
 
 def test_stop_training_from_a_batch_hook_ends_after_the_epoch():
