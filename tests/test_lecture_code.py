@@ -306,3 +306,195 @@ def test_tensorflow_names_around_the_models():
     scratchnet.random.set_seed(3)
     assert scratchnet.losses.mse is scratchnet.keras.losses.mse
     assert scratchnet.constant([1.0, 2.0]).dtype == np.float32
+
+
+# ---------------------------------------------------------------- training control (issue 8)
+LENET_CALLBACKS = '''
+import tensorflow as tf
+callbacks = [
+    # 3 epochs가 지나도 'val_loss'가 개선되지 않으면 훈련을 중단함.
+    tf.keras.callbacks.EarlyStopping(patience=3, monitor='val_loss'),
+    #  graph, losses and metrics을 TensorBoard에 기록(log files을 `./logs`에 저장)
+    tf.keras.callbacks.TensorBoard(log_dir='./logs', histogram_freq=1, write_graph=True)]
+
+# 모델 훈련
+history = model.fit(x_train, y_train, batch_size=32, epochs=80,
+          validation_data=(x_test, y_test), verbose=1, callbacks=callbacks)
+'''
+
+
+def _event_tags(run_dir):
+    """({scalar tag: [(step, value)]}, {histogram tags}) of one TensorBoard run, read with
+    TensorBoard's own reader (TF 2 writes both kinds as tensor summaries)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0,
+                                                           "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    scalars = {t: [(e.step, e.value) for e in events.Scalars(t)] for t in tags["scalars"]}
+    histograms = set(tags["histograms"])
+    for t in tags.get("tensors", []):
+        arrays = [(e.step, tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(t)]
+        if any(a.dtype.kind in "SOU" for _, a in arrays):
+            continue                  # text (the model's config that write_graph adds)
+        if all(np.ndim(a) == 0 for _, a in arrays):
+            scalars[t] = [(step, float(a)) for step, a in arrays]
+        else:
+            histograms.add(t)
+    return scalars, histograms
+
+
+def test_hands_on_cv_lenet5_with_early_stopping_and_tensorboard(tmp_path, monkeypatch, capsys):
+    """The LeNet-5 training cell as written (80 epochs, EarlyStopping(patience=3) on
+    val_loss, TensorBoard into ./logs) on a small MNIST subset: the same epochs run, the
+    same History, and TensorBoard runs with the same scalars."""
+    x, y = mnist_subset(64)
+    x = x.reshape(-1, 28, 28, 1)
+    # one batch of 32 (fit shuffles, as written: within one batch that changes no result),
+    # and validation labels that training cannot fit, so that val_loss soon rises
+    x_train, y_train, x_test, y_test = x[:32], y[:32], x[32:], (y[32:] + 1) % 10
+    histories = {}
+    with floatx_scope(DTYPE):
+        models = {lib: run(LENET_SEQUENTIAL, lib)["model"] for lib in ("scratchnet",
+                                                                       "tensorflow")}
+        same_start(models["scratchnet"], models["tensorflow"])
+        for lib, model in models.items():
+            (tmp_path / lib).mkdir()
+            monkeypatch.chdir(tmp_path / lib)             # the cell writes ./logs
+            histories[lib] = run(LENET_CALLBACKS, lib, model=model, x_train=x_train,
+                                 y_train=y_train, x_test=x_test, y_test=y_test)["history"]
+    ours, theirs = histories["scratchnet"], histories["tensorflow"]
+    assert ours.epoch == theirs.epoch and len(ours.epoch) < 80     # stopped early, same epoch
+    for key in theirs.history:
+        check(ours.history[key], theirs.history[key], f"History[{key!r}]", "LeNet-5 callbacks")
+    assert "Epoch 1/80" in capsys.readouterr().out
+    for run_name in ("train", "validation"):
+        ours_scalars, ours_hist = _event_tags(tmp_path / "scratchnet" / "logs" / run_name)
+        theirs_scalars, theirs_hist = _event_tags(tmp_path / "tensorflow" / "logs" / run_name)
+        assert set(ours_scalars) == set(theirs_scalars) and "epoch_loss" in ours_scalars
+        assert ours_hist == theirs_hist and (run_name == "validation" or ours_hist)
+        for tag in theirs_scalars:
+            assert [s for s, _ in ours_scalars[tag]] == [s for s, _ in theirs_scalars[tag]]
+            check([v for _, v in ours_scalars[tag]], [v for _, v in theirs_scalars[tag]],
+                  f"TensorBoard {run_name}/{tag}", "LeNet-5 callbacks")
+
+
+PYTHON_ML_EARLY_STOPPING = '''
+import tensorflow as tf
+model = tf.keras.Sequential()
+model.add(tf.keras.layers.Dense(units=1,input_dim=1))
+model.compile(optimizer='sgd',loss='mse')
+''', '''
+import tensorflow as tf
+callback_list = [tf.keras.callbacks.EarlyStopping(patience=5)]
+history= model.fit(x_train,y_train,epochs=500,
+                   validation_split=0.2,callbacks=callback_list)
+'''
+
+
+def test_python_ml_early_stopping():
+    """Python ML ch. 14's EarlyStopping(patience=5) cell (its ModelCheckpoint, a file format,
+    is left out here) on the chapter's 1-D data: the same epochs, the same History."""
+    rng = np.random.default_rng(1)
+    x_train = np.arange(10, dtype=DTYPE) * 0.1
+    y_train = 2 * x_train - 1 + rng.normal(scale=0.3, size=10)
+    build, train = PYTHON_ML_EARLY_STOPPING
+    histories = {}
+    with floatx_scope(DTYPE):
+        models = {lib: run(build, lib)["model"] for lib in ("scratchnet", "tensorflow")}
+        for model in models.values():       # start at the noise-free line y = 2x - 1
+            model.set_weights([np.array([[2.0]]), np.array([-1.0])])
+        for lib, model in models.items():
+            histories[lib] = run(train, lib, model=model, x_train=x_train,
+                                 y_train=y_train)["history"]
+    ours, theirs = histories["scratchnet"], histories["tensorflow"]
+    assert ours.epoch == theirs.epoch and len(ours.epoch) < 500
+    for key in theirs.history:
+        check(ours.history[key], theirs.history[key], f"History[{key!r}]", "EarlyStopping")
+
+
+PYTHON_ML_CNN = '''
+from tensorflow.keras import layers,models
+model = models.Sequential()
+model.add(layers.Conv2D(32,(5,5),padding='valid',activation='relu', input_shape=(28,28,1)))
+model.add(layers.MaxPool2D((2,2)))
+model.add(layers.Conv2D(64,(5,5),padding='valid',activation='relu'))
+model.add(layers.MaxPool2D((2,2)))
+model.add(layers.Flatten())
+model.add(layers.Dense(1024, activation='relu'))
+model.add(layers.Dropout(0.5))  # 유닛을 끌 확률 매개변수
+model.add(layers.Dense(10,activation='softmax'))
+model.compile(loss='categorical_crossentropy', optimizer='adam',metrics=['acc'])
+'''
+
+
+def test_python_ml_cnn_with_dropout():
+    """Python ML ch. 15's CNN with its Dropout(0.5): identity at inference (predict and
+    evaluate agree with TensorFlow), active in fit (a training step differs from the one
+    without dropout, and the model learns)."""
+    x, y = mnist_subset(64)
+    x = x.reshape(-1, 28, 28, 1)
+    y_onehot = scratchnet.keras.utils.to_categorical(y, 10)
+    with floatx_scope(DTYPE):
+        ours = run(PYTHON_ML_CNN, "scratchnet")["model"]
+        theirs = run(PYTHON_ML_CNN, "tensorflow")["model"]
+        same_start(ours, theirs)
+        assert ours.count_params() == theirs.count_params()
+        check(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), "predict", "dropout")
+        check(ours.evaluate(x, y_onehot, verbose=0), theirs.evaluate(x, y_onehot, verbose=0),
+              "evaluate", "dropout")
+        start = ours.get_weights()
+        ours.fit(x, y_onehot, batch_size=64, epochs=1, shuffle=False, verbose=0)
+        with_dropout = ours.get_weights()
+        ours.set_weights(start)
+        ours.layers[-2].rate = 0.0              # the same step without dropout
+        ours.fit(x, y_onehot, batch_size=64, epochs=1, shuffle=False, verbose=0)
+        assert not np.allclose(with_dropout[-4], ours.get_weights()[-4])
+        ours.layers[-2].rate = 0.5
+        ours.set_weights(start)
+        history = ours.fit(x, y_onehot, batch_size=16, epochs=4, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+COURSERA_LR_SWEEP = '''
+import tensorflow as tf
+lr_schedule = tf.keras.callbacks.LearningRateScheduler(
+    lambda epoch: 1e-8 * 10**(epoch / 20))
+optimizer = tf.keras.optimizers.SGD(lr=1e-8, momentum=0.9)
+model.compile(loss="mse", optimizer=optimizer)
+history = model.fit(x, y, epochs=100, callbacks=[lr_schedule], verbose=0)
+'''
+
+
+def test_coursera_learning_rate_sweep():
+    """The Coursera notebooks' learning-rate sweep (LearningRateScheduler raising the rate
+    tenfold every 20 epochs, `SGD(lr=..., momentum=0.9)` as tf.keras 2 wrote it): the same
+    learning-rate trajectory and losses. (The notebook feeds a windowed series; here 30
+    windows of a noisy sine, one batch, as arrays.) Keras 3 refuses `lr=`, so its run reads
+    `learning_rate=`."""
+    rng = np.random.default_rng(2)
+    series = np.sin(np.arange(60) * 0.3) + rng.normal(scale=0.1, size=60)
+    x = np.stack([series[i:i + 5] for i in range(30)])   # one batch of 30: fit's
+    y = series[5:35]                                        # shuffling changes no sum
+    build = '''
+import tensorflow as tf
+model = tf.keras.models.Sequential([
+  tf.keras.layers.Dense(10, input_shape=[5], activation="relu"),
+  tf.keras.layers.Dense(10, activation="relu"),
+  tf.keras.layers.Dense(1)
+])
+'''
+    with floatx_scope(DTYPE):
+        ours = run(build, "scratchnet")["model"]
+        theirs = run(build, "tensorflow")["model"]
+        same_start(ours, theirs)
+        h1 = run(COURSERA_LR_SWEEP, "scratchnet", model=ours, x=x, y=y)
+        h2 = run(COURSERA_LR_SWEEP.replace("lr=", "learning_rate="), "tensorflow",
+                 model=theirs, x=x, y=y)
+    ours, theirs = h1["history"].history, h2["history"].history
+    assert set(ours) == set(theirs) == {"loss", "learning_rate"}
+    check(ours["learning_rate"], theirs["learning_rate"], "learning_rate", "LR sweep")
+    finite = np.isfinite(theirs["loss"])
+    check(np.asarray(ours["loss"])[finite], np.asarray(theirs["loss"])[finite], "loss",
+          "LR sweep")
