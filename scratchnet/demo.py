@@ -245,12 +245,14 @@ def _train_and_evaluate(result, spec, train, test, seed, tf, verbose, log):
     for epoch in range(epochs):
         perm = order.permutation(len(x_train))
         x_epoch, y_epoch = x_train[perm], y_train[perm]  # outside the timing: same for both
+        if verbose:  # one fit per epoch (epochs=1 prints no header of its own): label it here
+            log(f"Epoch {epoch + 1}/{epochs}")
         for (name, trainer), side in zip(trainers, result.sides):
             if verbose:
                 log(f"[{name}]")
             start = time.perf_counter()
-            history = trainer.fit(x_epoch, y_epoch, epochs=epoch + 1, initial_epoch=epoch,
-                                  shuffle=False, batch_size=batch_size, verbose=verbose)
+            history = trainer.fit(x_epoch, y_epoch, epochs=1, shuffle=False,
+                                  batch_size=batch_size, verbose=verbose)
             side.train_seconds += time.perf_counter() - start
             side.images += len(x_epoch)
             side.train_loss = float(history.history["loss"][-1])
