@@ -542,6 +542,12 @@ def run_experiment(name, tf=False, full=False, samples=None, val_samples=None, e
 
 
 # ---- outputs -------------------------------------------------------------------------------
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path, data):
     """Write bytes/str to `path` through a temp file in the same folder and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -555,6 +561,7 @@ def _write_atomic(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a plain file follows umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

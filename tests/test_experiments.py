@@ -72,6 +72,9 @@ def _check_written(result, paths):
                                 "batch_size": result.setting.batch_size}
     assert [v["name"] for v in table["variants"]] == [v.name for v in result.variants]
     assert not [n for n in os.listdir(os.path.dirname(paths["png"])) if n.endswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {os.stat(p).st_mode & 0o777 for p in paths.values()} == {0o666 & ~umask}
     return table, markdown
 
 
