@@ -76,6 +76,7 @@ BENCHMARKS = {
     "coursera_cnn": BenchSpec("coursera_cnn", {32: 6400, 256: 7680}, 10000),
     "coursera_cnn32": BenchSpec("coursera_cnn32", {32: 12800, 256: 15360}, 10000),
     "lenet5": BenchSpec("lenet5", {32: 16000, 256: 15360}, 10000),
+    "lenet5_bn": BenchSpec("lenet5_bn", {32: 12800, 256: 12800}, 10000),
     "python_ml_cnn": BenchSpec("python_ml_cnn", {32: 6400, 256: 7680}, 10000),
 }
 # the conv models written with the Functional API: the same work, timed the same way

@@ -8,7 +8,9 @@
   keras.Model of the graph its `call` traces (one forward pass on zeros, recorded on the
   tape: the same layers called in the same way);
 * the same layers (Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D,
-  AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Add, Subtract, Multiply,
+  AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout (rate, noise_shape,
+  seed: TensorFlow draws its own masks), BatchNormalization (axis, momentum, epsilon,
+  center, scale, initializers, gamma/beta regularizers and constraints), Add, Subtract, Multiply,
   Average, Maximum, Minimum, Concatenate, Reshape, Permute, ZeroPadding2D, Cropping2D,
   UpSampling2D) with the same configuration (units / filters, kernel_size, strides, padding,
   dilation_rate, pool_size, keepdims, activation names, use_bias, initializer names, ReLU's
@@ -108,7 +110,8 @@ _METRIC_CLASSES = {
 }
 _ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
 _SUPPORTED = ("Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D, "
-              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Add, Subtract, "
+              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout, "
+              "BatchNormalization, Add, Subtract, "
               "Multiply, Average, Maximum, Minimum, Concatenate, Reshape, Permute, "
               "ZeroPadding2D, Cropping2D, UpSampling2D, InputLayer, nested models")
 _MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -182,8 +185,33 @@ def _keras_layer(keras, layer, dtype):
     if kind is sn_layers.UpSampling2D:
         return keras.layers.UpSampling2D(layer.size, data_format="channels_last",
                                          interpolation=layer.interpolation, **common)
+    if kind is sn_layers.Dropout:
+        return keras.layers.Dropout(layer.rate, noise_shape=layer.noise_shape, seed=layer.seed,
+                                    **common)
+    if kind is sn_layers.BatchNormalization:
+        init = {f"{w}_initializer": _keras_initializer(keras, getattr(layer, f"{w}_initializer"),
+                                                       layer.name)
+                for w in ("beta", "gamma", "moving_mean", "moving_variance")}
+        extra = {f"{w}_{what}": _keras_weight_extra(keras, getattr(layer, f"{w}_{what}"), what,
+                                                    layer.name)
+                 for w in ("beta", "gamma") for what in ("regularizer", "constraint")}
+        return keras.layers.BatchNormalization(
+            axis=layer.axis, momentum=layer.momentum, epsilon=layer.epsilon,
+            center=layer.center, scale=layer.scale, **init, **extra, **common)
     raise ValueError(f"to_keras: layer {layer.name!r} of type {kind.__name__} is not supported "
                      f"(supported: {_SUPPORTED})")
+
+
+def _keras_weight_extra(keras, value, what, where):
+    """A scratchnet regularizer or constraint (BatchNormalization's gamma/beta ones) as the
+    Keras object of the same class and config."""
+    if value is None:
+        return None
+    module = getattr(keras, f"{what}s")
+    try:
+        return module.get({"class_name": type(value).__name__, "config": value.get_config()})
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"to_keras: {where}: {what} {value!r} is not supported") from None
 
 
 def keras_optimizer(optimizer, dtype="float32"):
@@ -476,6 +504,19 @@ def _sn_layer(keras, layer):
                              "are supported")
         max_value = None if layer.max_value is None else float(layer.max_value)
         return sn_layers.ReLU(max_value=max_value, **common)
+    if kind == "Dropout":
+        noise = None if layer.noise_shape is None else tuple(layer.noise_shape)
+        return sn_layers.Dropout(float(layer.rate), noise_shape=noise, seed=layer.seed, **common)
+    if kind == "BatchNormalization":
+        if getattr(layer, "renorm", False) or getattr(layer, "synchronized", False):
+            raise ValueError(f"from_keras: {where}: renorm and synchronized are not supported")
+        init = {f"{w}_initializer": _sn_initializer(getattr(layer, f"{w}_initializer"), where)
+                for w in ("beta", "gamma", "moving_mean", "moving_variance")}
+        extra = {f"{w}_{what}": _sn_weight_extra(getattr(layer, f"{w}_{what}"), what, where)
+                 for w in ("beta", "gamma") for what in ("regularizer", "constraint")}
+        return sn_layers.BatchNormalization(
+            axis=int(layer.axis), momentum=float(layer.momentum), epsilon=float(layer.epsilon),
+            center=bool(layer.center), scale=bool(layer.scale), **init, **extra, **common)
     if kind in _MERGES:
         return getattr(sn_layers, kind)(**common)
     if kind == "Concatenate":
@@ -493,6 +534,24 @@ def _sn_layer(keras, layer):
         return sn_layers.UpSampling2D(tuple(layer.size), interpolation=layer.interpolation,
                                       **common)
     raise ValueError(f"from_keras: {where} is not supported (supported: {_SUPPORTED})")
+
+
+def _sn_weight_extra(value, what, where):
+    """A Keras regularizer or constraint as scratchnet's of the same class and config."""
+    if value is None:
+        return None
+    from scratchnet import constraints as sn_constraints
+    from scratchnet import regularizers as sn_regularizers
+
+    module = sn_regularizers if what == "regularizer" else sn_constraints
+    config = value.get_config() if hasattr(value, "get_config") else {}
+    found = module.get({"class_name": type(value).__name__,
+                        "config": {k: v for k, v in config.items() if k != "name"}},
+                       f"from_keras: {where}: {what}") \
+        if type(value).__name__ in module._BY_NAME else None
+    if found is None:
+        raise ValueError(f"from_keras: {where}: {what} {type(value).__name__} is not supported")
+    return found
 
 
 def _check_channels_last(layer, where):

@@ -207,6 +207,38 @@ register(LectureModel(
     (28, 28, 1), dataset="mnist"))
 
 
+def _lenet5_bn(keras):
+    return keras.Sequential([
+        keras.layers.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
+                            input_shape=(28, 28, 1)),
+        keras.layers.BatchNormalization(),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Conv2D(16, kernel_size=(5, 5), activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(120, activation="relu"),
+        keras.layers.Dense(84, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ], name="lenet_bn")
+
+
+register(LectureModel(
+    "lenet5_bn", "LeNet-5 with BatchNormalization() after each convolution: "
+                 "Conv2D(6,5x5,same,relu) -> BatchNormalization -> MaxPooling2D -> "
+                 "Conv2D(16,5x5,relu) -> BatchNormalization -> MaxPooling2D -> Flatten -> "
+                 "Dense(120) -> Dense(84) -> Dense(10,softmax); SGD, sparse categorical "
+                 "crossentropy",
+    "Hands-On Computer Vision with TensorFlow 2, ch. 3, regularization: LeNet-5 trained with "
+    "batch normalization (the chapter's comparison of regularization methods on MNIST)",
+    _lenet5_bn,
+    lambda keras: dict(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                       metrics=["accuracy"]),
+    (28, 28, 1), dataset="mnist",
+    note="the chapter shows the curves, not the code: here a BatchNormalization() follows "
+         "each Conv2D (after its ReLU), the rest is the Sequential LeNet-5 above"))
+
+
 def _python_ml_cnn(keras):
     layers = keras.layers
     return keras.Sequential([
@@ -216,15 +248,17 @@ def _python_ml_cnn(keras):
         layers.MaxPool2D((2, 2)),
         layers.Flatten(),
         layers.Dense(1024, activation="relu"),
+        layers.Dropout(0.5),
         layers.Dense(10, activation="softmax"),
     ])
 
 
 register(LectureModel(
     "python_ml_cnn", "Conv2D(32,5x5,valid,relu) -> MaxPool2D -> Conv2D(64,5x5,valid,relu) -> "
-                     "MaxPool2D -> Flatten -> Dense(1024,relu) -> Dense(10,softmax); Adam, "
-                     "categorical crossentropy on one-hot labels, metrics ['acc']",
-    "Python Machine Learning 2nd ed., ch. 15, without its Dropout(0.5) (MNIST, batch 64)",
+                     "MaxPool2D -> Flatten -> Dense(1024,relu) -> Dropout(0.5) -> "
+                     "Dense(10,softmax); Adam, categorical crossentropy on one-hot labels, "
+                     "metrics ['acc']",
+    "Python Machine Learning 2nd ed., ch. 15 (MNIST, batch 64)",
     _python_ml_cnn,
     lambda keras: dict(loss="categorical_crossentropy", optimizer="adam", metrics=["acc"]),
     (28, 28, 1), dataset="mnist", labels="one_hot", batch_size=64,

@@ -15,6 +15,7 @@ PARAMS = {
     "coursera_cnn": 243_786,
     "coursera_cnn32": 113_386,
     "lenet5": 61_706,
+    "lenet5_bn": 61_794,             # + 2 x (6 + 16) gammas, betas and moving statistics
     "python_ml_cnn": 1_111_946,
     "horse_or_human": 40_165_409,
 }
