@@ -16,7 +16,7 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from scratchnet import optimizers
+from scratchnet import backend, optimizers
 from scratchnet.optimizers import SGD, Adadelta, Adagrad, Adam, Optimizer, RMSprop
 from tf_support import import_tf
 from tolerances import assert_close, relative_error
@@ -43,9 +43,11 @@ def tf():
 
 @contextlib.contextmanager
 def keras_floatx(tf, dtype):
-    """Keras keeps its learning-rate variable in floatx: match it to the weights' dtype."""
+    """Keras keeps its learning-rate variable in floatx, and so does scratchnet: set both
+    libraries' floatx to the weights' dtype (the conftest fixture restores scratchnet's)."""
     before = tf.keras.config.floatx()
     tf.keras.config.set_floatx(dtype)
+    backend.set_floatx(dtype)
     try:
         yield
     finally:
@@ -217,7 +219,11 @@ def test_defaults_and_config_match_keras(tf, name):
     assert "decay" not in config
     for key, value in config.items():
         assert key in keras_config, key
-        if key != "name":
+        if key == "name":
+            continue
+        if value is None or isinstance(value, bool):
+            assert keras_config[key] == value, key
+        else:
             assert keras_config[key] == pytest.approx(value, rel=1e-7), key  # lr: float32 var
     # Keras's own hyper-parameter keys of this optimizer are all there.
     base = set(tf.keras.optimizers.Optimizer(learning_rate=0.1).get_config())
@@ -231,7 +237,8 @@ def test_config_round_trip_with_decay_and_lr_alias():
     opt = SGD(lr=0.05, decay=1e-3, momentum=0.9, nesterov=True, name="my_sgd")
     config = opt.get_config()
     assert config == {"name": "my_sgd", "learning_rate": 0.05, "decay": 1e-3,
-                      "momentum": 0.9, "nesterov": True}
+                      "momentum": 0.9, "nesterov": True, "clipnorm": None,
+                      "global_clipnorm": None, "clipvalue": None}
     again = SGD.from_config(config)
     assert again.get_config() == config and again.lr == 0.05
 
@@ -272,7 +279,8 @@ def test_lecture_sgd_with_lr_decay_momentum_runs():
 def test_decay_matches_hand_formula(dtype):
     """lr_t = lr / (1 + decay * t) with t = updates applied so far, then momentum SGD.
 
-    decay and momentum are exact in float32 so the float64 hand computation is exact too.
+    decay and momentum are exact in float32 so the float64 hand computation is exact too; the
+    learning rate is held in floatx (float32 here, as Keras's variable), then cast.
     """
     lr, decay, momentum = 0.1, 0.25, 0.5
     rng = np.random.default_rng(3)
@@ -280,9 +288,10 @@ def test_decay_matches_hand_formula(dtype):
     w = rng.standard_normal(6).astype(dtype)
     w_hand, m_hand = w.copy(), np.zeros_like(w)
     opt = SGD(lr=lr, decay=decay, momentum=momentum)
+    assert backend.floatx() == "float32"
     for t in range(5):
         g = rng.standard_normal(6).astype(dtype)
-        lr_t = f(lr) / (f(1) + f(decay) * f(t))
+        lr_t = f(np.float32(lr)) / (f(1) + f(decay) * f(t))
         m_hand = m_hand * f(momentum) - g * lr_t
         w_hand = w_hand + m_hand
         opt.apply([g], [w])

@@ -1,10 +1,14 @@
-"""Optimizers, as in `keras.optimizers`: SGD, RMSprop, Adagrad, Adadelta, Adam, and `get`.
+"""Optimizers, as in `keras.optimizers`: SGD, RMSprop, Adagrad, Adadelta, Adam, `get`, and the
+learning-rate `schedules`.
 
     from scratchnet import optimizers
     opt = optimizers.get("adam")                       # Keras defaults
     opt = optimizers.SGD(lr=0.01, decay=1e-7, momentum=.9)   # tf.keras 2 lecture spelling
+    opt = optimizers.Adam(optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.9),
+                          clipnorm=1.0)                # a schedule, gradient clipping
     opt.apply(grads, weights)                          # updates `weights` in place
 """
+from scratchnet.optimizers import schedules
 from scratchnet.optimizers.adadelta import Adadelta
 from scratchnet.optimizers.adagrad import Adagrad
 from scratchnet.optimizers.adam import Adam
@@ -13,7 +17,7 @@ from scratchnet.optimizers.rmsprop import RMSprop
 from scratchnet.optimizers.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "get",
-           "serialize", "deserialize"]
+           "serialize", "deserialize", "schedules"]
 
 _CLASSES = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam)}
 

@@ -58,10 +58,13 @@ class Adadelta(Optimizer):
     """Adadelta with Keras defaults.
 
     Args:
-        learning_rate: step size, default 0.001 (alias `lr`); 1.0 gives the paper's method.
+        learning_rate: step size, default 0.001 (alias `lr`), or a schedule (schedules.py);
+            1.0 gives the paper's method.
         rho: decay rate of both running averages, default 0.95.
         epsilon: fuzz added under the square roots, default 1e-7.
         name: optional name; `decay` (tf.keras 2 time decay) is accepted as a keyword.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping, as in Keras (at most one;
+            see scratchnet/optimizers/optimizer.py).
     """
 
     DEFAULT_LEARNING_RATE = 0.001

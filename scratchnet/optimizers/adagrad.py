@@ -42,10 +42,12 @@ class Adagrad(Optimizer):
     """Adagrad with Keras defaults.
 
     Args:
-        learning_rate: step size, default 0.001 (alias `lr`).
+        learning_rate: step size, default 0.001 (alias `lr`), or a schedule (schedules.py).
         initial_accumulator_value: starting value of the accumulators, >= 0, default 0.1.
         epsilon: fuzz added under the square root, default 1e-7.
         name: optional name; `decay` (tf.keras 2 time decay) is accepted as a keyword.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping, as in Keras (at most one;
+            see scratchnet/optimizers/optimizer.py).
     """
 
     DEFAULT_LEARNING_RATE = 0.001

@@ -95,12 +95,14 @@ class Adam(Optimizer):
     """Adam with Keras defaults.
 
     Args:
-        learning_rate: step size, default 0.001 (alias `lr`).
+        learning_rate: step size, default 0.001 (alias `lr`), or a schedule (schedules.py).
         beta_1: decay rate of the mean gradient, in [0, 1), default 0.9.
         beta_2: decay rate of the mean squared gradient, in [0, 1), default 0.999.
         epsilon: fuzz added to sqrt(v), default 1e-7.
         amsgrad: use the AMSGrad variant, default False.
         name: optional name; `decay` (tf.keras 2 time decay) is accepted as a keyword.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping, as in Keras (at most one;
+            see scratchnet/optimizers/optimizer.py).
     """
 
     DEFAULT_LEARNING_RATE = 0.001

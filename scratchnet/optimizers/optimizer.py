@@ -22,11 +22,25 @@ own module:
 The two give bit-identical results (the tests check this); set `optimizer.implementation =
 "numpy"` to train with the readable version instead.
 
-Learning rate and the legacy `decay`
-------------------------------------
-`learning_rate` is a Python float and can be changed between steps (`opt.learning_rate = 1e-4`).
-`lr=` is accepted as the old tf.keras 1/2 spelling of `learning_rate`. `decay=` is the tf.keras 2
-time-based decay that Keras 3 dropped (there it only warns and is ignored) but that older
+Learning rate: a number, a schedule, or the legacy `decay`
+---------------------------------------------------------
+`learning_rate` is a number, a `LearningRateSchedule` (scratchnet/optimizers/schedules.py:
+`ExponentialDecay`, `CosineDecay`, ...) or a function of no arguments, as in Keras 3. A
+schedule is evaluated once per update, at `iterations` (the number of updates done so far),
+as Keras's `fit` evaluates it (`schedule.training_value`; see schedules.py).
+
+Reading `optimizer.learning_rate` gives the rate the next update will use, as a NumPy scalar
+(`float(opt.learning_rate)` works). Assigning a number sets it, which is what callbacks such as
+`ReduceLROnPlateau` do (`model.optimizer.learning_rate = 0.01`); assigning to an optimizer
+made with a schedule raises Keras's TypeError. Keras keeps a numeric rate in a variable of
+dtype `keras.backend.floatx()` (float32 by default) and casts that variable to each weight's
+dtype, so under float32 a rate of 0.1 acts as float32(0.1) even on float64 weights.
+scratchnet does the same: it keeps the number as given (`get_config` returns it unchanged)
+and rounds it to `floatx()` whenever it is read or used (Keras fixes the variable's dtype when
+the optimizer is created; the two differ only if floatx changes in between).
+
+`lr=` is accepted as the old tf.keras 1/2 spelling of `learning_rate`. `decay=` is the tf.keras
+2 time-based decay that Keras 3 dropped (there it only warns and is ignored) but that older
 lecture code such as `SGD(lr=0.01, decay=1e-7, momentum=.9)` relies on; scratchnet keeps its
 tf.keras 2 meaning: the step size used by update number `iterations` (counting from 0) is
 
@@ -34,27 +48,56 @@ tf.keras 2 meaning: the step size used by update number `iterations` (counting f
 
 computed in the variable's dtype, which is what
 `keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)`
-gives in Keras 3.
+gives in Keras 3 (with `learning_rate` given in the variables' dtype). `decay` works with a
+numeric learning rate only.
 
+Gradient clipping
+-----------------
+Every optimizer takes Keras's `clipnorm`, `clipvalue` and `global_clipnorm` (at most one of
+them). The gradients are clipped first, in their own dtype, then the update runs on them:
+
+* `clipnorm=c`: each gradient separately, g <- g * c / max(||g||, c) (`tf.clip_by_norm`);
+* `global_clipnorm=c`: all gradients by one factor, g <- g * c * min(1/N, 1/c), N the norm of
+  all of them together (`clip_by_global_norm` of Keras's base_optimizer.py; a non-finite N
+  makes every gradient NaN, as there);
+* `clipvalue=v`: every element into [-v, v].
+
+Written this way (as Keras does), an unclipped gradient is multiplied by c / c, which can
+move it by one rounding; scratchnet repeats that too. A clip value of 0 means off, as in Keras.
+
+Dtypes
+------
 Like Keras, every hyper-parameter is cast to the variable's dtype before use, so float32 weights
 are updated entirely in float32 arithmetic and float64 weights in float64.
 
 One Keras detail matters for float64 parity: where Keras writes `ops.cast(python_float, dtype)`
 (TensorFlow first turns the Python float into a *float32* tensor, then casts), the value is
 rounded to float32 even for float64 weights. That happens to SGD's `momentum`, to Adam's
-`beta_1`/`beta_2` inside the bias corrections, to Adagrad's `initial_accumulator_value` and
-to the legacy `decay` rate;
+`beta_1`/`beta_2` inside the bias corrections, to Adagrad's `initial_accumulator_value`, to
+the legacy `decay` rate and to a Python float returned by a learning-rate function;
 scratchnet repeats it with `keras_cast` so float64 runs agree with TensorFlow to ~1e-16
-rather than ~1e-8. Everywhere else (e.g. `1 - rho`, `epsilon`) Keras converts the Python float
-straight to the variable's dtype, and so does scratchnet.
+rather than ~1e-8. Everywhere else (e.g. `1 - rho`, `epsilon`, the clip values) Keras
+converts the Python float straight to the variable's dtype, and so does scratchnet.
 """
 import numbers
 import operator
 
 import numpy as np
 
+from scratchnet import backend
+from scratchnet.optimizers import schedules
+from scratchnet.optimizers.schedules import LearningRateSchedule
+
 _SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _IMPLEMENTATIONS = ("numba", "numpy")
+
+_NOT_SETTABLE = (
+    "This optimizer was created with a `LearningRateSchedule`"
+    " object as its `learning_rate` constructor argument, "
+    "hence its learning rate is not settable. If you need the"
+    " learning rate to be settable, you should instantiate "
+    "the optimizer with a float `learning_rate` argument."
+)
 
 
 def keras_cast(value, dtype):
@@ -82,6 +125,42 @@ def _check_number(owner, name, value, low=None, high=None, low_open=False, high_
         rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
         raise ValueError(f"{owner}: `{name}` must be in {rng}, got {value!r}")
     return value
+
+
+def _is_schedule(value):
+    """A schedule or a function of no arguments (not a number): what Keras evaluates per step."""
+    return isinstance(value, LearningRateSchedule) or (
+        callable(value) and not isinstance(value, (numbers.Number, np.ndarray)))
+
+
+# ---------------------------------------------------------------------------- clipping
+def clip_by_norm(grad, clip_norm):
+    """`tf.clip_by_norm(grad, clip_norm)`: grad * c / max(||grad||, c), in grad's dtype."""
+    f = grad.dtype.type
+    c = f(clip_norm)
+    flat = grad.reshape(-1)
+    l2sum = np.dot(flat, flat)                          # sum of squares
+    l2norm = np.sqrt(l2sum) if l2sum > 0 else l2sum     # (TF's "two-tap where")
+    return (grad * c) / np.maximum(l2norm, c)
+
+
+def clip_by_global_norm(grads, clip_norm):
+    """Keras's `clip_by_global_norm`: every gradient times c * min(1/N, 1/c), where N is the
+    norm of all the gradients together; a non-finite N turns every gradient into NaN."""
+    dtype = np.result_type(*grads)
+    f = dtype.type
+    squares = np.array([np.dot(g.reshape(-1), g.reshape(-1)) for g in grads], dtype=dtype)
+    use_norm = np.sqrt(np.sum(squares))                 # the global norm N
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_for_finite = f(clip_norm) * np.minimum(f(1.0) / use_norm, f(1.0 / clip_norm))
+        scale = scale_for_finite + (use_norm - use_norm)   # NaN when N is inf or NaN
+    return [g * scale.astype(g.dtype) for g in grads]
+
+
+def clip_by_value(grad, clip_value):
+    """Keras's `ops.clip(grad, -v, v)`: every element into [-v, v], in grad's dtype."""
+    f = grad.dtype.type
+    return np.clip(grad, f(-clip_value), f(clip_value))
 
 
 class Optimizer:
@@ -112,13 +191,36 @@ class Optimizer:
                 )
             learning_rate = lr
         decay = kwargs.pop("decay", 0.0)
+        clipnorm = kwargs.pop("clipnorm", None)
+        clipvalue = kwargs.pop("clipvalue", None)
+        global_clipnorm = kwargs.pop("global_clipnorm", None)
         if kwargs:
             names = ", ".join(f"`{k}`" for k in kwargs)
             raise TypeError(f"{cls}: unexpected keyword argument(s) {names}")
         if learning_rate is None:
             learning_rate = self.DEFAULT_LEARNING_RATE
+        self._learning_rate = None
         self.learning_rate = learning_rate
         self.decay = _check_number(cls, "decay", 0.0 if decay is None else decay, low=0.0)
+        if self.decay and _is_schedule(self._learning_rate):
+            raise ValueError(
+                f"{cls}: the legacy `decay` only applies to a numeric learning rate, got "
+                f"decay={decay!r} with learning_rate={learning_rate!r} (build the decay into "
+                "the schedule instead, e.g. InverseTimeDecay)"
+            )
+        clip = {}
+        for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                           ("global_clipnorm", global_clipnorm)):
+            clip[key] = None if value is None else _check_number(cls, key, value, low=0.0)
+        if sum(v is not None for v in clip.values()) > 1:
+            raise ValueError(
+                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can "
+                f"be set. Received: clipnorm={clipnorm}, "
+                f"clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
+        self.clipnorm = clip["clipnorm"]
+        self.clipvalue = clip["clipvalue"]
+        self.global_clipnorm = clip["global_clipnorm"]
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{cls}: `name` must be a string, got {name!r}")
         self.name = name if name is not None else cls.lower()
@@ -131,12 +233,62 @@ class Optimizer:
     # ------------------------------------------------------------------ properties
     @property
     def learning_rate(self):
-        """The base learning rate (a Python float; settable between steps)."""
-        return self._learning_rate
+        """The learning rate of the next update, as a NumPy scalar (see the module docstring):
+        a number is read back rounded to `floatx()`; a schedule gives its value at
+        `iterations`. Assign a number to change it (not allowed with a schedule), or a new
+        schedule to replace it."""
+        return self._current_learning_rate()
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = _check_number(type(self).__name__, "learning_rate", value)
+        cls = type(self).__name__
+        if _is_schedule(value):
+            if getattr(self, "decay", 0.0):
+                raise ValueError(f"{cls}: the legacy `decay` only applies to a numeric "
+                                 f"learning rate; cannot set learning_rate={value!r}")
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(_NOT_SETTABLE)
+        if self._learning_rate is not None and _is_schedule(self._learning_rate):
+            raise TypeError(
+                f"{cls}: this optimizer's learning rate is the function "
+                f"{self._learning_rate!r}; assign another function or a schedule, not a number"
+            )
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{cls}: `learning_rate` must be a float, a LearningRateSchedule or a callable "
+                f"(that takes no argument and returns the learning rate), got {value!r}"
+            )
+        self._learning_rate = _check_number(cls, "learning_rate", value)
+
+    def _current_learning_rate(self, training=False):
+        """The rate for update number `iterations` (before the legacy decay): the schedule's
+        value, the function's value, or the number as a scalar of floatx (Keras's variable).
+
+        `training=True` gives a schedule's value as Keras's `fit` computes it, in a TensorFlow
+        graph, rather than as reading `optimizer.learning_rate` does (eagerly): they can
+        differ in the last bit (see schedules.py)."""
+        lr = self._learning_rate
+        if type(lr) is float:               # (the common case first: a number)
+            return np.float32(lr) if backend.floatx() == "float32" else np.float64(lr)
+        if isinstance(lr, LearningRateSchedule):
+            step = np.int64(self.iterations)
+            value = lr.training_value(step) if training else lr(step)
+        elif _is_schedule(lr):
+            value = lr()
+        else:
+            return np.dtype(backend.floatx()).type(lr)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{self._owner}: the learning rate {lr!r} gave {value!r} at iteration "
+                f"{self.iterations}; expected a number"
+            )
+        return value
 
     @property
     def lr(self):
@@ -228,11 +380,9 @@ class Optimizer:
     @property
     def variables(self):
         """The optimizer's own variables, as Keras counts them: the iteration count, the
-        learning rate (a plain one, not a decay schedule), then every slot array."""
-        from scratchnet import backend
-
+        learning rate (a number, not a schedule nor the legacy decay), then every slot."""
         found = [np.array(self.iterations, np.int64)]
-        if not self.decay:
+        if not self.decay and not _is_schedule(self._learning_rate):
             found.append(np.array(self._learning_rate, backend.floatx()))
         names = sorted({n for _, slots in self._state.values() for n in slots},
                        key=lambda n: (self._slot_names() + (n,)).index(n))
@@ -270,17 +420,32 @@ class Optimizer:
             raise ValueError(f"{self._owner}: variable {i} is read-only")
 
     # ------------------------------------------------------------------ stepping
-    def _effective_lr(self, dtype):
-        """learning_rate / (1 + decay * iterations), as a scalar of `dtype`.
+    def _effective_lr(self, dtype, value=None):
+        """The step size of this update as a scalar of `dtype`: `value` (the current rate, by
+        default read now) cast as Keras's `ops.cast(learning_rate, variable.dtype)`, then the
+        legacy decay lr / (1 + decay * iterations).
 
         `decay` goes through `keras_cast` (float32-rounded), as in both tf.keras 2's
         `_decayed_lr` and Keras 3's `InverseTimeDecay`.
         """
         f = dtype.type
-        lr = f(self._learning_rate)
+        if value is None:
+            value = self._current_learning_rate(training=True)
+        lr = dtype.type(value) if isinstance(value, np.floating) else schedules._cast(value, dtype)
         if self.decay:
             lr = lr / (f(1.0) + keras_cast(self.decay, dtype) * f(self.iterations))
         return lr
+
+    def _clip_gradients(self, grads):
+        """Keras's `_clip_gradients`: clipnorm, else global_clipnorm, else clipvalue (one is
+        set at most); a value of 0 (or None) means no clipping."""
+        if self.clipnorm and self.clipnorm > 0:
+            return [clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            return clip_by_global_norm(grads, self.global_clipnorm)
+        if self.clipvalue and self.clipvalue > 0:
+            return [clip_by_value(g, self.clipvalue) for g in grads]
+        return grads
 
     def apply(self, grads, variables):
         """Update `variables` in place from `grads` (lists of equal-shaped arrays).
@@ -300,7 +465,7 @@ class Optimizer:
         # Validate everything before touching anything, so a bad call changes nothing.
         order = self._order
         known = len(variables) == len(order) and all(map(operator.is_, variables, order))
-        work = []
+        work_grads, work_vars = [], []
         for i, (g, v) in enumerate(zip(grads, variables)):
             if not known or not v.flags.writeable:     # (the same arrays: checked before)
                 self._check_variable(i, v)
@@ -312,21 +477,27 @@ class Optimizer:
                     f"{self._owner}: gradient {i} has shape {g.shape} but variable {i} has "
                     f"shape {v.shape}"
                 )
-            if g.dtype != v.dtype or not g.flags.c_contiguous:
-                g = np.ascontiguousarray(g, dtype=v.dtype)  # Keras casts gradients likewise
-            work.append((i, g, v))
+            if g.dtype.kind != "f":
+                g = g.astype(v.dtype)
+            work_grads.append(g)
+            work_vars.append(v)
         if not known:                      # (the same variables as last step: all checked)
             for v in variables:
                 self._state_of(v)
             self._order = variables
         self._built = True
+        if work_grads and (self.clipnorm or self.global_clipnorm or self.clipvalue):
+            work_grads = self._clip_gradients(work_grads)    # in the gradients' own dtype
         fn = self._numba_update if self._implementation == "numba" else self._numpy_update
+        lr_now = self._current_learning_rate(training=True) if work_grads else None  # once
         step_scalars = {}  # dtype -> scalars, computed once per step
-        for i, g, v in work:
+        for g, v in zip(work_grads, work_vars):
+            if g.dtype != v.dtype or not g.flags.c_contiguous:
+                g = np.ascontiguousarray(g, dtype=v.dtype)  # Keras casts gradients likewise
             scalars = step_scalars.get(v.dtype)
             if scalars is None:
-                scalars = step_scalars[v.dtype] = self._scalars(v.dtype,
-                                                                self._effective_lr(v.dtype))
+                scalars = step_scalars[v.dtype] = self._scalars(
+                    v.dtype, self._effective_lr(v.dtype, lr_now))
             contiguous = v.flags.c_contiguous
             # A non-contiguous variable is updated as a contiguous copy, then written back.
             flat = v.reshape(-1) if contiguous else np.ascontiguousarray(v).reshape(-1)
@@ -345,14 +516,23 @@ class Optimizer:
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        """Hyper-parameters under Keras's key names (plus `decay` when non-zero)."""
-        config = {"name": self.name, "learning_rate": self._learning_rate}
+        """Hyper-parameters under Keras's key names (plus `decay` when non-zero). A schedule
+        appears serialized, as in Keras ({'module', 'class_name', 'config', ...})."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        config = {"name": self.name, "learning_rate": lr, "clipnorm": self.clipnorm,
+                  "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
         if self.decay:
             config["decay"] = self.decay
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"],
+                                                            custom_objects)
         return cls(**config)
 
     def __repr__(self):

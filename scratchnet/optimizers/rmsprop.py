@@ -86,12 +86,14 @@ class RMSprop(Optimizer):
     """RMSprop with Keras defaults.
 
     Args:
-        learning_rate: step size, default 0.001 (alias `lr`).
+        learning_rate: step size, default 0.001 (alias `lr`), or a schedule (schedules.py).
         rho: decay rate of the running averages, default 0.9.
         momentum: default 0.0 (no momentum buffer).
         epsilon: fuzz added under the square root, default 1e-7.
         centered: divide by the estimated variance instead of the second moment, default False.
         name: optional name; `decay` (tf.keras 2 time decay) is accepted as a keyword.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping, as in Keras (at most one;
+            see scratchnet/optimizers/optimizer.py).
     """
 
     DEFAULT_LEARNING_RATE = 0.001

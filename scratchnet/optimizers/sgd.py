@@ -67,10 +67,12 @@ class SGD(Optimizer):
     """Gradient descent with optional momentum and Nesterov momentum (Keras defaults).
 
     Args:
-        learning_rate: step size, default 0.01 (alias `lr`).
+        learning_rate: step size, default 0.01 (alias `lr`), or a schedule (schedules.py).
         momentum: float in [0, 1], default 0.0 (plain gradient descent).
         nesterov: use Nesterov momentum, default False.
         name: optional name; `decay` (tf.keras 2 time decay) is accepted as a keyword.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping, as in Keras (at most one;
+            see scratchnet/optimizers/optimizer.py).
     """
 
     DEFAULT_LEARNING_RATE = 0.01
