@@ -16,6 +16,8 @@ Coursera activation model -- every intermediate output.
   model.layers])` on a trained Sequential CNN. Keras 3 no longer gives a Sequential model an
   `.input` (tf.keras 2 did; scratchnet does): the TensorFlow run reads `model.inputs`.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -340,8 +342,8 @@ def _event_tags(run_dir):
             continue                  # text (the model's config that write_graph adds)
         if all(np.ndim(a) == 0 for _, a in arrays):
             scalars[t] = [(step, float(a)) for step, a in arrays]
-        else:
-            histograms.add(t)
+        else:  # (auto layer names count per library and session: 'dense_12' -> 'dense')
+            histograms.add(re.sub(r"_\d+(?=/)", "", t))
     return scalars, histograms
 
 

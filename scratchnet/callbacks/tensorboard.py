@@ -35,9 +35,7 @@ either for a model run eagerly), profiling (`profile_batch`), embeddings (`embed
 The files are written with tensorboardX's event writer (TensorBoard's record format); nothing
 here imports TensorFlow.
 """
-import json
 import os
-import socket
 import struct
 import time
 import zlib
@@ -50,7 +48,7 @@ _file_counter = [0]
 
 
 class _EventFile:
-    """One run directory's event file (`events.out.tfevents.<time>.<host>.<pid>.<n>.v2`),
+    """One run directory's event file (`events.out.tfevents.<time>.<host>.<pid>.<nnnnn>.v2`),
     written synchronously; a write after `close` starts a new file, as TensorFlow's does."""
 
     def __init__(self, logdir):
@@ -62,8 +60,8 @@ class _EventFile:
         from tensorboardX.event_file_writer import EventsWriter
 
         os.makedirs(self.logdir, exist_ok=True)
-        _file_counter[0] += 1
-        suffix = f".{os.getpid()}.{_file_counter[0] - 1}.v2"
+        _file_counter[0] += 1  # (zero-padded: files of the same second load in this order)
+        suffix = f".{os.getpid()}.{_file_counter[0] - 1:05d}.v2"
         self._writer = EventsWriter(os.path.join(self.logdir, "events"), suffix)
 
     def write(self, value, step):

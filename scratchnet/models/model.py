@@ -970,7 +970,8 @@ class Model(Layer):
         batch_size = data.check_batch_size(batch_size, "evaluate")
         xs, y_shapes, targets = self._prepare_xy(x, y, "evaluate")
         weights = self._sample_weights(sample_weight, None, targets, len(xs[0]), "evaluate")
-        hooks = CallbackList(callbacks, model=self, verbose=verbose)
+        hooks = CallbackList(callbacks, model=self, verbose=verbose, epochs=1,
+                             steps=math.ceil(len(xs[0]) / batch_size))
         hooks.call("on_test_begin", {})
         logs = self._evaluate_prepared(xs, y_shapes, targets, weights, batch_size, hooks,
                                        verbose)
@@ -988,7 +989,8 @@ class Model(Layer):
         batch_size = data.check_batch_size(batch_size, "predict")
         xs = self._prepare_x(x, "predict")
         n = len(xs[0])
-        hooks = CallbackList(callbacks, model=self, verbose=verbose)
+        hooks = CallbackList(callbacks, model=self, verbose=verbose, epochs=1,
+                             steps=math.ceil(n / batch_size))
         hooks.call("on_predict_begin", {})
         results = None
         bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
