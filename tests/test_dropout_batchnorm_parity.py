@@ -192,15 +192,18 @@ def test_batchnorm_numpy_and_fast_agree(dtype, data):
             np.testing.assert_array_equal(a, b)
 
 
-def test_batchnorm_fast_kernels_split_over_threads_agree_with_numpy():
-    """Inside fit the kernels split the rows over the threads: the chunks' float64 sums are
-    added in chunk order, so the results move by rounding only."""
+def test_batchnorm_fast_kernels_split_in_chunks_agree_with_numpy(monkeypatch):
+    """Inside fit the kernels cut the rows into chunks for the threads (`threads.parts`):
+    the chunks' float64 sums are added in chunk order, so the sums move by rounding only,
+    and the row-wise kernels write every row exactly once. Four chunks are forced here
+    (on the threads when splitting pays, else one after the other)."""
     from scratchnet import threads
     from scratchnet.kernels import batchnorm_fast
     from scratchnet.layers import normalization
 
+    monkeypatch.setattr(batchnorm_fast, "_split", lambda rows, channels: 4)
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((64 * 28 * 28, 6)).astype(np.float32) * 2 + 1
+    x = rng.standard_normal((8 * 28 * 28 + 3, 6)).astype(np.float32) * 2 + 1
     dy = rng.standard_normal(x.shape).astype(np.float32)
     before = threads.num_threads()
     threads.set_num_threads(2)
@@ -208,12 +211,20 @@ def test_batchnorm_fast_kernels_split_over_threads_agree_with_numpy():
         with threads.compute_threads():
             mean, var = batchnorm_fast.moments(x)
             sums = batchnorm_fast.backward_sums(dy, x, mean)
+            inv = (1.0 / np.sqrt(var + 1e-3)).astype(np.float32)
+            a, b = inv * np.float32(1.5), np.full(6, 0.25, np.float32)
+            y = batchnorm_fast.normalize(x, a, b, np.full_like(x, np.nan))
+            dx = batchnorm_fast.input_gradient(dy, x, mean, inv, a, sums[0] / len(x),
+                                               sums[1] * inv / len(x), np.full_like(x, np.nan))
     finally:
         threads.set_num_threads(before)
     ref_mean, ref_var = normalization.moments(x)
     ref_sums = normalization.backward_sums(dy, x, ref_mean)
-    for a, b in zip([mean, var, *sums], [ref_mean, ref_var, *ref_sums]):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    for a_, b_ in zip([mean, var, *sums], [ref_mean, ref_var, *ref_sums]):
+        assert_close(a_, b_, "float32", "chunked sums")
+    np.testing.assert_array_equal(y, normalization.normalize(x, a, b))
+    np.testing.assert_array_equal(dx, normalization.input_gradient(
+        dy, x, mean, inv, a, sums[0] / len(x), sums[1] * inv / len(x)))
 
 
 def test_batchnorm_gradients_match_finite_differences():
