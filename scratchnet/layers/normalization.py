@@ -40,14 +40,17 @@ channel, then one pass over the elements.
 
 Numerics as Keras with TensorFlow (`keras/src/layers/normalization/batch_normalization.py`,
 `tf.nn.moments`, `tf.nn.batch_normalization`): the moments in the layer's dtype (Keras
-upcasts only float16), a = rsqrt(var + eps) * gamma and y = x * a + (beta - mean * a). The
-per-channel sums are accumulated in float64 here (TensorFlow keeps float32 accumulators for
-float32 data), then rounded once to the layer's dtype.
+upcasts only float16 and bfloat16, to float32), a = rsqrt(var + eps) * gamma and
+y = x * a + (beta - mean * a); momentum and epsilon meet the arrays as Python floats, i.e.
+rounded to the dtype, as in TensorFlow. The per-channel sums are accumulated in float64
+here and rounded once to the layer's dtype (TensorFlow sums float32 data in float32), so
+float32 results differ from TensorFlow's in the last bits, float64 ones far below 1e-9
+(relative 1e-13 at worst in tests/test_dropout_batchnorm_parity.py).
 
 Two implementations of the same arithmetic: the NumPy functions below (the lesson) and
 Numba kernels (`scratchnet/kernels/batchnorm_fast.py`: one pass per sum over the (N, C)
-layout, no temporaries), which the layer uses for channels-last inputs;
-`layer.implementation = "numpy"` switches to the NumPy version (tests compare the two).
+layout, no temporaries), which the layer uses (for another axis than the last, x is first
+copied to that layout); `layer.implementation = "numpy"` switches to the NumPy version (tests compare the two).
 """
 import numpy as np
 
