@@ -53,6 +53,7 @@ from scratchnet import layers as sn_layers
 from scratchnet import losses as sn_losses
 from scratchnet import metrics as sn_metrics
 from scratchnet import optimizers as sn_optimizers
+from scratchnet.optimizers import schedules as sn_schedules
 from scratchnet.engine.ops import Operation as SnOperation
 from scratchnet.engine.tape import Tape as SnTape
 from scratchnet.models import Functional, Model, Sequential
@@ -238,7 +239,7 @@ def keras_optimizer(optimizer, dtype="float32"):
             lr = tf.constant(lr, dtype=dtype)
         config["learning_rate"] = keras.optimizers.schedules.InverseTimeDecay(
             lr, decay_steps=1, decay_rate=decay)
-    return getattr(keras.optimizers, cls_name)(**config)
+    return getattr(keras.optimizers, cls_name).from_config(config)   # (a schedule: a dict)
 
 
 def keras_loss(loss, dtype=None):
@@ -568,12 +569,13 @@ def _sn_optimizer(keras, optimizer):
     kwargs = {"name": config.get("name")}
     schedule = optimizer._learning_rate
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        if (type(schedule).__name__ != "InverseTimeDecay" or schedule.decay_steps != 1
-                or schedule.staircase):
-            raise ValueError(f"from_keras: learning-rate schedule {schedule!r} is not supported "
-                             "(only InverseTimeDecay(lr, decay_steps=1, decay_rate))")
-        kwargs["learning_rate"] = float(schedule.initial_learning_rate)
-        kwargs["decay"] = float(schedule.decay_rate)
+        if (type(schedule).__name__ == "InverseTimeDecay" and schedule.decay_steps == 1
+                and not schedule.staircase):       # what to_keras makes of a legacy `decay`
+            kwargs["learning_rate"] = float(schedule.initial_learning_rate)
+            kwargs["decay"] = float(schedule.decay_rate)
+        else:
+            kwargs["learning_rate"] = sn_schedules.deserialize(
+                keras.optimizers.schedules.serialize(schedule))
     else:
         lr = float(config["learning_rate"])
         lr_dtype = getattr(optimizer.learning_rate, "dtype", "float64")
@@ -589,7 +591,10 @@ def _sn_optimizer(keras, optimizer):
             "Adam": ("beta_1", "beta_2", "epsilon", "amsgrad")}[cls_name]
     for key in keys:
         kwargs[key] = config[key]
-    for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+    for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+        if config.get(key) is not None:
+            kwargs[key] = config[key]
+    for key in ("weight_decay",):
         if config.get(key):
             raise ValueError(f"from_keras: optimizer option {key}={config[key]!r} is not supported")
     if config.get("use_ema"):

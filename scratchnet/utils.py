@@ -1,4 +1,4 @@
-"""`to_categorical` and the seed setter, as in `keras.utils`.
+"""`to_categorical`, the seed setter and `Progbar`, as in `keras.utils`.
 
 Lecture: the university course and Python ML ch. 13 one-hot encode labels with
 `to_categorical(y, 10)` before `categorical_crossentropy`.
@@ -6,8 +6,9 @@ Lecture: the university course and Python ML ch. 13 one-hot encode labels with
 import numpy as np
 
 from scratchnet.backend import set_random_seed
+from scratchnet.callbacks.progbar import Progbar
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "Progbar"]
 
 
 def to_categorical(y, num_classes=None):

@@ -914,6 +914,8 @@ class Model(Layer):
                                   len(x_batch[0]))
                 if batch_hooks or verbose:
                     hooks.train_batch_end(step, _logs(trackers, metric_objs))
+                if self.stop_training:         # set by a batch hook: Keras 3 leaves the
+                    break                      # epoch here (validation still runs)
             logs = _logs(trackers, metric_objs)
             if validation is not None:
                 hooks.call("on_test_begin", {})  # (as Keras: validation calls the test hooks)
