@@ -255,11 +255,10 @@ class _KerasSchedule(LearningRateSchedule):
         return _flush(self._compute(_check_step(type(self).__name__, step), graph=True))
 
 
-class ExponentialDecay(_KerasSchedule):
-    """lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps) (floor with staircase)."""
+class _Decay(_KerasSchedule):
+    """The arguments both ExponentialDecay and InverseTimeDecay take, checked as Keras does."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         owner = type(self).__name__
         self.initial_learning_rate = _check_rate(owner, "initial_learning_rate",
                                                  initial_learning_rate)
@@ -267,6 +266,19 @@ class ExponentialDecay(_KerasSchedule):
         self.decay_rate = _check_real(owner, "decay_rate", decay_rate)
         self.staircase = bool(staircase)
         self.name = name
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_Decay):
+    """lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps) (floor with staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step, graph):
         lr0 = _as_tensor(self.initial_learning_rate)
@@ -276,24 +288,13 @@ class ExponentialDecay(_KerasSchedule):
             p = np.floor(p)
         return lr0 * _pow(_cast(self.decay_rate, dtype), p)
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
-
-class InverseTimeDecay(_KerasSchedule):
+class InverseTimeDecay(_Decay):
     """lr(t) = initial_learning_rate / (1 + decay_rate * t / decay_steps) (floor with staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        owner = type(self).__name__
-        self.initial_learning_rate = _check_rate(owner, "initial_learning_rate",
-                                                 initial_learning_rate)
-        self.decay_steps = _check_decay_steps(owner, "decay_steps", decay_steps)
-        self.decay_rate = _check_real(owner, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step, graph):
         lr0 = _as_tensor(self.initial_learning_rate)
@@ -309,10 +310,6 @@ class InverseTimeDecay(_KerasSchedule):
             rate_p = decay_rate * (t / decay_steps)             # r t / T
         return lr0 / (f(1) + rate_p)
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(_KerasSchedule):
