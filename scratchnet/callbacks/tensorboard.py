@@ -36,9 +36,7 @@ The files are written with tensorboardX's event writer (TensorBoard's record for
 here imports TensorFlow.
 """
 import os
-import struct
 import time
-import zlib
 
 import numpy as np
 
@@ -137,18 +135,14 @@ def histogram_value(tag, data):
 
 
 def _png(pixels):
-    """A minimal PNG file of uint8 pixels (height, width, channels 1/3/4)."""
-    height, width, channels = pixels.shape
-    color_type = {1: 0, 3: 2, 4: 6}[channels]
-    raw = b"".join(b"\x00" + np.ascontiguousarray(row).tobytes() for row in pixels)
+    """PNG file bytes of uint8 pixels (height, width, channels 1/3/4), encoded by Pillow."""
+    import io
 
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    from PIL import Image
 
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def image_value(tag, images, max_outputs=3):
