@@ -324,3 +324,29 @@ def test_on_batch_methods_match_keras(dtype):
         assert_close(np.asarray(a, np.float64), np.asarray(b, np.float64), dtype, "on_batch")
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         assert_close(a, b, dtype, "weights after train_on_batch")
+
+
+@pytest.mark.parametrize("where", ["conv", "pool"])
+def test_activity_regularizer_on_a_fusable_conv_pool_pair(where):
+    """A Conv2D feeding a MaxPooling2D runs fused (the conv's output is never written):
+    an activity regularizer on either layer needs that output, so the pair runs unfused, in
+    training and in inference (the validation loss holds the penalty too)."""
+    def build(K, reg=True):
+        reg = K.regularizers.l2(0.01) if reg else None
+        return K.Sequential([
+            K.Input((8, 8, 2)),
+            K.layers.Conv2D(3, 3, activation="relu",
+                            activity_regularizer=reg if where == "conv" else None),
+            K.layers.MaxPooling2D(activity_regularizer=reg if where == "pool" else None),
+            K.layers.Flatten(),
+            K.layers.Dense(2, activation="softmax"),
+        ])
+    plain = build(sn.keras, reg=False)._graph.plan   # without the regularizer: fused
+    assert any(step.pool is not None for step in plain.steps_for(True))
+    assert any(step.pool is not None for step in plain.steps_for(False))
+    ours, theirs = twins(build, "float64", sgd)
+    for training in (True, False):
+        assert all(step.pool is None for step in ours._graph.plan.steps_for(training))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(12, 8, 8, 2)), rng.integers(0, 2, 12)
+    fit_both(ours, theirs, "float64", x, y, epochs=2, batch_size=6, validation_data=(x, y))

@@ -106,6 +106,7 @@ class Plan:
             pool = users[0]
             if (pool.structure != "one" or pool.multi
                     or step.layer.activity_regularizer is not None
+                    or pool.layer.activity_regularizer is not None
                     or not step.layer.fuses_with(pool.layer, training)):
                 continue
             fused_into[id(pool)] = Step(step.layer, step.inputs, pool.outputs, "one",
