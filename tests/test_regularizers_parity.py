@@ -11,13 +11,19 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 from scratchnet import constraints, regularizers
+import parity_log
 from tf_support import import_tf
-from tolerances import assert_close
 
 tf = import_tf()
 from reference import floatx_scope  # noqa: E402  (needs TF)
 
 DTYPES = ("float32", "float64")
+
+
+def assert_close(actual, expected, dtype, what, area="regularizers"):
+    """Assert (tests/tolerances.py) and log the error under `area` (parity_log)."""
+    parity_log.check(np.asarray(actual, np.float64).tolist(), np.asarray(expected, np.float64),
+                     np.dtype(dtype).name, what, area)
 
 
 def twins(build, dtype, compile_args):
@@ -29,15 +35,15 @@ def twins(build, dtype, compile_args):
     return ours, theirs
 
 
-def fit_both(ours, theirs, dtype, x, y, **kwargs):
+def fit_both(ours, theirs, dtype, x, y, area="regularizers fit", **kwargs):
     with floatx_scope(dtype):
         h1 = ours.fit(x, y, shuffle=False, verbose=0, **kwargs)
         h2 = theirs.fit(x, y, shuffle=False, verbose=0, **kwargs)
     assert set(h1.history) == set(h2.history)
     for key in h2.history:
-        assert_close(h1.history[key], h2.history[key], dtype, f"History {key}")
+        assert_close(h1.history[key], h2.history[key], dtype, f"History {key}", area)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        assert_close(a, b, dtype, "weights after fit")
+        assert_close(a, b, dtype, "weights after fit", area)
     return h1, h2
 
 
@@ -204,7 +210,7 @@ def test_constraints_match_keras(name, kwargs, dtype):
         w = w.reshape(18, 4)
     ours = getattr(constraints, name)(**kwargs)
     theirs = getattr(tf.keras.constraints, name)(**kwargs)
-    assert_close(ours(w), np.asarray(theirs(tf.constant(w))), dtype, name)
+    assert_close(ours(w), np.asarray(theirs(tf.constant(w))), dtype, name, "constraints")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -220,7 +226,7 @@ def test_constrained_fit_matches_keras(dtype):
     ours, theirs = twins(build, dtype, sgd)
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(16, 6, 6, 1)) * 3, rng.integers(0, 3, 16)
-    fit_both(ours, theirs, dtype, x, y, epochs=2, batch_size=5)
+    fit_both(ours, theirs, dtype, x, y, epochs=2, batch_size=5, area="constraints fit")
     kernel = ours.layers[0].kernel
     assert np.sqrt((kernel.astype(np.float64) ** 2).sum(axis=(0, 1, 2))).max() <= 0.3 + 1e-6
 
@@ -247,13 +253,13 @@ def test_sample_weight_fit_and_evaluate_match_keras(dtype, batch, loss, seed):
                 "metrics": ["accuracy", "mae"] if loss == "mse" else ["accuracy"]}
     ours, theirs = twins(_mlp, dtype, compile_args)
     fit_both(ours, theirs, dtype, x, y, epochs=2, batch_size=batch, sample_weight=w,
-             validation_data=(x[:9], y[:9], w[:9]))
+             validation_data=(x[:9], y[:9], w[:9]), area="sample_weight fit")
     with floatx_scope(dtype):
         a = ours.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
         b = theirs.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     assert set(a) == set(b)
     for key in b:
-        assert_close(a[key], b[key], dtype, f"evaluate {key}")
+        assert_close(a[key], b[key], dtype, f"evaluate {key}", "sample_weight evaluate")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -268,7 +274,8 @@ def test_class_weight_fit_matches_keras(dtype, one_hot):
         return {"optimizer": K.optimizers.SGD(0.05), "loss": loss, "metrics": ["accuracy"]}
     ours, theirs = twins(_mlp, dtype, compile_args)
     fit_both(ours, theirs, dtype, x, y, epochs=2, batch_size=8,
-             class_weight={0: 1.0, 1: 3.5, 2: 0.25}, validation_split=0.2)
+             class_weight={0: 1.0, 1: 3.5, 2: 0.25}, validation_split=0.2,
+             area="class_weight fit")
 
 
 def test_sample_weight_errors_are_keras_messages():
@@ -321,9 +328,9 @@ def test_on_batch_methods_match_keras(dtype):
         if isinstance(b, dict):
             assert set(a) == set(b)
             a, b = [a[k] for k in sorted(b)], [b[k] for k in sorted(b)]
-        assert_close(np.asarray(a, np.float64), np.asarray(b, np.float64), dtype, "on_batch")
+        assert_close(a, b, dtype, "on_batch", "*_on_batch")
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        assert_close(a, b, dtype, "weights after train_on_batch")
+        assert_close(a, b, dtype, "weights after train_on_batch", "*_on_batch")
 
 
 @pytest.mark.parametrize("where", ["conv", "pool"])
