@@ -48,4 +48,19 @@ def rng():
     """The generator all of scratchnet draws from."""
     return _rng
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_random_seed", "rng"]
+def get_value(x):
+    """Keras's `backend.get_value`: the NumPy value of x (e.g. `optimizer.learning_rate`)."""
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+
+def set_value(x, value):
+    """Keras's `backend.set_value(x, value)`: x.assign(value), e.g. for the learning rate
+    (`K.set_value(model.optimizer.lr, 0.001)`, as tf.keras 2 code writes it)."""
+    if not hasattr(x, "assign"):
+        raise TypeError(f"set_value: {x!r} cannot be assigned to; expected a value with "
+                        "`assign`, such as optimizer.learning_rate")
+    x.assign(value)
+
+
+__all__ = ["floatx", "set_floatx", "epsilon", "set_random_seed", "rng", "get_value",
+           "set_value"]

@@ -27,13 +27,17 @@ from scratchnet.optimizers.optimizer import keras_cast
 
 
 class Regularizer:
-    """Base class: `__call__(w)` is the penalty, `gradient(w)` its derivative dR/dw."""
+    """Base class: `__call__(w)` is the penalty, `gradient(w)` its derivative dR/dw (both
+    required of a subclass)."""
 
     def __call__(self, x):
         return np.zeros((), x.dtype)
 
     def gradient(self, x):
-        return np.zeros_like(x)
+        raise NotImplementedError(
+            f"{type(self).__name__}: a scratchnet regularizer must define gradient(w), the "
+            "derivative dR/dw of its penalty (scratchnet has no automatic differentiation of "
+            "__call__)")
 
     def get_config(self):
         return {}
@@ -119,6 +123,10 @@ def get(identifier, what="regularizer"):
     if identifier is None:
         return None
     if isinstance(identifier, Regularizer):
+        if type(identifier).gradient is Regularizer.gradient:
+            raise TypeError(f"{what}: {type(identifier).__name__} defines no gradient(w); a "
+                            "scratchnet regularizer must define both __call__(w) (the penalty) "
+                            "and gradient(w) (dR/dw), or training would silently ignore it")
         return identifier
     if identifier is l1_l2 or (isinstance(identifier, type) and issubclass(identifier,
                                                                              Regularizer)):

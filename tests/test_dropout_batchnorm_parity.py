@@ -387,6 +387,9 @@ FIT_CASES = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,bn,optimizer,batch", FIT_CASES)
 def test_batchnorm_fit_matches_keras(dtype, name, bn, optimizer, batch):
+    # fixed starting weights: float32 Adam runs amplify rounding differently from one draw
+    # to the next, and the test must not depend on what ran before it
+    sn.utils.set_random_seed(1234)
     builder, shape = BN_MODELS[name]
     ours, theirs = twins(lambda K: builder(K, **bn), dtype, adam if optimizer == "adam" else sgd)
     rng = np.random.default_rng(0)
@@ -441,7 +444,10 @@ def test_regularized_constrained_batchnorm_fit_matches_keras(dtype):
 
 
 def test_batchnorm_in_a_subclassed_model_follows_training():
-    """`self.bn(x)` without training= inside call: training in fit, inference in predict."""
+    """`self.bn(x)` without training= inside call: training in fit, inference in predict.
+    (tf.keras 2's behaviour, kept on purpose: Keras 3 calls a model whose call() has no
+    `training` argument without it, so there the BN stays in inference during fit; README,
+    "Where scratchnet and Keras 3 part ways".)"""
     class Net(sn.keras.Model):
         def __init__(self):
             super().__init__()

@@ -357,3 +357,47 @@ def test_activity_regularizer_on_a_fusable_conv_pool_pair(where):
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(12, 8, 8, 2)), rng.integers(0, 2, 12)
     fit_both(ours, theirs, "float64", x, y, epochs=2, batch_size=6, validation_data=(x, y))
+
+
+def test_a_regularizer_without_gradient_is_refused_at_construction():
+    class OnlyPenalty(regularizers.Regularizer):
+        def __call__(self, w):
+            return 0.1 * (w * w).sum()
+
+    with pytest.raises(TypeError, match="OnlyPenalty defines no gradient"):
+        sn.keras.layers.Dense(2, kernel_regularizer=OnlyPenalty())
+
+    class Both(OnlyPenalty):
+        def gradient(self, w):
+            return 0.2 * w
+
+    layer = sn.keras.layers.Dense(2, kernel_regularizer=Both())
+    layer(np.ones((1, 3), np.float32))
+    assert float(layer.losses[0]) == pytest.approx(0.1 * float((layer.kernel ** 2).sum()))
+
+
+def test_unknown_sample_weight_names_and_weighted_metrics_are_refused():
+    inputs = sn.keras.Input((3,))
+    model = sn.keras.Model(inputs, {"a": sn.keras.layers.Dense(1, name="a")(inputs),
+                                    "b": sn.keras.layers.Dense(1, name="b")(inputs)})
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3)), {"a": np.ones(4), "b": np.ones(4)}
+    with pytest.raises(ValueError, match=r"sample_weight names \['aa'\]"):
+        model.evaluate(x, y, sample_weight={"aa": np.zeros(4)}, verbose=0)
+    with pytest.raises(ValueError, match="weighted_metrics"):
+        model.compile("sgd", "mse", weighted_metrics=["mae"])
+
+
+def test_learning_rate_reads_and_assigns_as_lecture_code_does():
+    for K in (sn.keras, tf.keras):
+        opt = K.optimizers.Adam(0.01)
+        lr = opt.learning_rate
+        assert float(lr) == float(np.float32(0.01)) and lr.numpy().dtype == np.float32
+        opt.learning_rate.assign(0.5)
+        assert float(opt.learning_rate) == 0.5
+        assert float(K.backend.get_value(opt.learning_rate)) == 0.5
+    # tf.keras 2's K.set_value(model.optimizer.lr, x) (Keras 3's legacy set_value fails on
+    # its own learning-rate variable: 'str' object has no attribute 'name')
+    sgd = sn.keras.optimizers.SGD(0.1)
+    sn.keras.backend.set_value(sgd.lr, 0.25)
+    assert float(sgd.learning_rate) == 0.25

@@ -472,11 +472,17 @@ class Model(Layer):
 
     # ---- compile --------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                run_eagerly=None, jit_compile=None, steps_per_execution=None):
+                weighted_metrics=None, run_eagerly=None, jit_compile=None,
+                steps_per_execution=None):
         """Choose the optimizer, the loss(es) and the metrics (names or objects, as in Keras).
         With several outputs `loss`, `loss_weights` and `metrics` may be one for all, a list
         (one per output) or a dict by output name. `run_eagerly`, `jit_compile` and
         `steps_per_execution` are accepted and ignored (scratchnet is always eager)."""
+        if weighted_metrics:
+            raise ValueError(
+                f"compile: weighted_metrics={weighted_metrics!r} is not supported by "
+                "scratchnet yet; pass the metrics as `metrics` (they ignore sample weights, as "
+                "Keras's `metrics` do)")
         self.optimizer = optimizers.get(optimizer)
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='mse'")
@@ -624,6 +630,11 @@ class Model(Layer):
                                 f"received {class_weight!r}")
             return [_class_weights(targets[0], class_weight, backend.floatx()).astype(dtype)]
         if isinstance(sample_weight, dict):
+            unknown = sorted(set(map(str, sample_weight)) - {spec.name for spec in specs})
+            if unknown:
+                raise ValueError(f"{what}: sample_weight names {unknown}, which are not outputs "
+                                 f"of model {self.name!r}; its outputs are "
+                                 f"{[spec.name for spec in specs]}")
             per_output = [sample_weight.get(spec.name) for spec in specs]
         elif len(specs) > 1 and isinstance(sample_weight, (list, tuple)):
             if len(sample_weight) != len(specs):

@@ -100,6 +100,36 @@ _NOT_SETTABLE = (
 )
 
 
+class _LearningRateValue:
+    """Mixed into NumPy's float32 / float64 scalar: what reading `optimizer.learning_rate`
+    gives. It is the number (float(), arithmetic, comparisons, its dtype, exactly as a
+    NumPy scalar), plus the two methods lecture code calls on Keras's learning-rate
+    variable: `.numpy()` and `.assign(x)` (sets the optimizer's rate, as assigning
+    `optimizer.learning_rate = x` does)."""
+
+    def numpy(self):
+        return self.dtype.type(self)
+
+    def assign(self, value):
+        self._optimizer.learning_rate = value
+
+
+_VALUE_TYPES = {np.dtype(t): type(f"LearningRate{np.dtype(t).name.title()}",
+                                  (t, _LearningRateValue), {})
+                for t in (np.float32, np.float64)}
+
+
+def learning_rate_value(value, optimizer):
+    """`value` (a NumPy float32/float64 scalar) as the learning-rate reading of `optimizer`."""
+    value = np.asarray(value)[()]
+    kind = _VALUE_TYPES.get(value.dtype)
+    if kind is None:
+        return value
+    reading = kind(value)
+    reading._optimizer = optimizer
+    return reading
+
+
 def keras_cast(value, dtype):
     """`value` as Keras's `ops.cast(value, dtype)` gives it for a Python float under TensorFlow.
 
@@ -237,7 +267,7 @@ class Optimizer:
         a number is read back rounded to `floatx()`; a schedule gives its value at
         `iterations`. Assign a number to change it (not allowed with a schedule), or a new
         schedule to replace it."""
-        return self._current_learning_rate()
+        return learning_rate_value(self._current_learning_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
