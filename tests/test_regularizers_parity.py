@@ -401,3 +401,18 @@ def test_learning_rate_reads_and_assigns_as_lecture_code_does():
     sgd = sn.keras.optimizers.SGD(0.1)
     sn.keras.backend.set_value(sgd.lr, 0.25)
     assert float(sgd.learning_rate) == 0.25
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_model_weight_paths_are_keras_variable_paths(kind):
+    def build(K):
+        layers = [K.layers.Dense(4, name="hidden"), K.layers.BatchNormalization(name="bn"),
+                  K.layers.Dense(2, name="out")]
+        if kind == "sequential":
+            return K.Sequential([K.Input((3,))] + layers, name="net")
+        x = inputs = K.Input((3,))
+        for layer in layers:
+            x = layer(x)
+        return K.Model(inputs, x, name="net")
+    ours, theirs = build(sn.keras), build(tf.keras)
+    assert ours.weight_paths == [v.path for v in theirs.weights]

@@ -156,22 +156,8 @@ def image_value(tag, images, max_outputs=3):
 
 
 def _weight_paths(model):
-    """id(weight) -> its Keras variable path: '<layer>/<weight>' prefixed by the Sequential or
-    subclassed models the layer was built in ('sequential/dense/kernel'); a Functional model's
-    layers are built before the model exists, so they have no prefix ('dense/kernel')."""
-    paths = {}
-
-    def visit(m, prefix):
-        inner = "" if type(m).__name__ == "Functional" else f"{prefix}{m.name}/"
-        for layer in m.layers:
-            if hasattr(layer, "layers") and hasattr(layer, "compile"):
-                visit(layer, inner)
-            else:
-                for weight, path in zip(layer.weights, layer.weight_paths):
-                    paths.setdefault(id(weight), inner + path)
-
-    visit(model, "")
-    return paths
+    """id(weight) -> its Keras variable path (`Model.weight_paths`)."""
+    return {id(w): path for w, path in zip(model.weights, model.weight_paths)}
 
 
 class TensorBoard(Callback):

@@ -50,7 +50,7 @@ _INTERNAL = frozenset({"_graph", "optimizer", "loss", "history", "_compile_args"
                        "_outputs_spec", "_train_pairs", "_inbound_nodes", "_traced_shapes",
                        "_trainable_weights", "_non_trainable_weights", "_grads",
                        "_leaf_layers", "_train_vars", "_train_regularized",
-                       "_train_constraints", "_last_activity_losses"})
+                       "_train_constraints"})
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -215,6 +215,26 @@ class Model(Layer):
     @property
     def weights(self):
         return self._unique(w for layer in self._weight_layers() for w in layer.weights)
+
+    @property
+    def weight_paths(self):
+        """Keras's variable path of each of `weights`: '<layer>/<weight>' prefixed by the
+        Sequential or subclassed models the layer was built in ('sequential/dense/kernel');
+        a Functional model's layers are built before the model exists, so they have no
+        prefix ('dense/kernel')."""
+        paths = {}
+
+        def visit(model, prefix):
+            inner = "" if type(model).__name__ == "Functional" else f"{prefix}{model.name}/"
+            for layer in model.layers:
+                if isinstance(layer, Model):
+                    visit(layer, inner)
+                else:
+                    for weight, path in zip(layer.weights, layer.weight_paths):
+                        paths.setdefault(id(weight), inner + path)
+
+        visit(self, "")
+        return [paths[id(w)] for w in self.weights]
 
     @property
     def trainable_weights(self):
@@ -776,9 +796,9 @@ class Model(Layer):
 
     @property
     def losses(self):
-        """The regularization penalties at the current weights (and the activity penalties
-        of the latest fit/evaluate batch), as Keras's `model.losses`."""
-        return self._penalties(getattr(self, "_last_activity_losses", []), self._regularized())
+        """R(w) of every regularized trainable weight at its current value (Keras's
+        `model.losses`; activity penalties belong to one step and are not kept)."""
+        return self._penalties([], self._regularized())
 
     def _loss_and_grads(self, xs, targets):
         """(total loss, dL/d(trainable weights) in `trainable_weights` order, positions of the
@@ -811,7 +831,6 @@ class Model(Layer):
         regularized = self._train_regularized
         if extra or regularized:
             total = _add_penalties(total, self._penalties(extra, regularized))
-            self._last_activity_losses = extra
         self._backprop(state, grads, logits)
         for layer, i, w, reg in regularized:
             layer.add_grad(i, reg.gradient(w))
@@ -971,7 +990,6 @@ class Model(Layer):
         total, values, _, _ = self._losses(targets, outputs, state, False, weights)
         if extra or regularized:
             total = _add_penalties(total, self._penalties(extra, regularized))
-            self._last_activity_losses = extra
         return total, values, outputs
 
     @limits_threads
