@@ -694,7 +694,7 @@ class Model(Layer):
     @limits_threads
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
-        """One training step on exactly this batch; the running loss (and metrics)."""
+        """One training step on exactly this batch; that batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
         xs, y_shapes, targets = self._prepare_xy(x, y, "train_on_batch")
         weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]),
