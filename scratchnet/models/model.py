@@ -1054,6 +1054,20 @@ class Model(Layer):
         outputs, _ = self._run(xs, training=bool(training), record=False)
         return self._pack_outputs(outputs)
 
+    def save_weights(self, filepath, overwrite=True):
+        """Write the weights to `filepath`: '*.weights.h5' in Keras 3's layout, '*.h5' in the
+        legacy one tf.keras 2 wrote (scratchnet/saving/weights_h5.py)."""
+        from scratchnet.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Read weights written by `save_weights` (scratchnet's or Keras's): all of them, or
+        none and a ValueError saying what does not fit."""
+        from scratchnet.saving import load_weights
+
+        load_weights(self, filepath)
+
     def summary(self, print_fn=None, line_length=None, positions=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         from scratchnet.models.summary import format_summary
