@@ -180,18 +180,31 @@ register(LectureModel(
     _coursera_cnn(32), _adam_sparse, (28, 28, 1), dataset="mnist"))
 
 
-def _lenet5(keras):
-    return keras.Sequential([
-        keras.layers.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
-                            input_shape=(28, 28, 1)),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(16, kernel_size=(5, 5), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ], name="lenet")
+def _lenet5(batch_norm):
+    """LeNet-5 as the Sequential `lenet()` of Hands-On CV ch. 3; with `batch_norm`, a
+    BatchNormalization() after each convolution (after its ReLU)."""
+    def build(keras):
+        def after_conv():
+            return [keras.layers.BatchNormalization()] if batch_norm else []
+
+        return keras.Sequential([
+            keras.layers.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
+                                input_shape=(28, 28, 1)),
+            *after_conv(),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Conv2D(16, kernel_size=(5, 5), activation="relu"),
+            *after_conv(),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(120, activation="relu"),
+            keras.layers.Dense(84, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ], name="lenet_bn" if batch_norm else "lenet")
+    return build
+
+
+def _sgd_sparse(keras):
+    return dict(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 register(LectureModel(
@@ -201,26 +214,9 @@ register(LectureModel(
     "Hands-On Computer Vision with TensorFlow 2, ch. 3, Sequential version (MNIST; "
     "model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy', "
     "metrics=['accuracy']), fit(batch_size=32))",
-    _lenet5,
-    lambda keras: dict(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                       metrics=["accuracy"]),
+    _lenet5(batch_norm=False),
+    _sgd_sparse,
     (28, 28, 1), dataset="mnist"))
-
-
-def _lenet5_bn(keras):
-    return keras.Sequential([
-        keras.layers.Conv2D(6, kernel_size=(5, 5), padding="same", activation="relu",
-                            input_shape=(28, 28, 1)),
-        keras.layers.BatchNormalization(),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(16, kernel_size=(5, 5), activation="relu"),
-        keras.layers.BatchNormalization(),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ], name="lenet_bn")
 
 
 register(LectureModel(
@@ -231,9 +227,8 @@ register(LectureModel(
                  "crossentropy",
     "Hands-On Computer Vision with TensorFlow 2, ch. 3, regularization: LeNet-5 trained with "
     "batch normalization (the chapter's comparison of regularization methods on MNIST)",
-    _lenet5_bn,
-    lambda keras: dict(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                       metrics=["accuracy"]),
+    _lenet5(batch_norm=True),
+    _sgd_sparse,
     (28, 28, 1), dataset="mnist",
     note="the chapter shows the curves, not the code: here a BatchNormalization() follows "
          "each Conv2D (after its ReLU), the rest is the Sequential LeNet-5 above"))

@@ -42,7 +42,7 @@ full-size output never goes to memory.
 import numpy as np
 
 from scratchnet import activations, constraints, initializers, regularizers
-from scratchnet.kernels import conv_naive
+from scratchnet.kernels import conv_naive, implementation_switch
 from scratchnet.layers.base import Layer
 from scratchnet.layers.dense import _regularization_config
 from scratchnet.layers.conv_fast_paths import Conv2DFastPaths, ConvCache
@@ -102,17 +102,9 @@ class Conv2D(Conv2DFastPaths, Layer):
         self.implementation = "fast"
 
     # ---- building -------------------------------------------------------------------
-    @property
-    def implementation(self):
-        """'fast' (Numba im2col + BLAS, the default) or 'naive' (the readable reference)."""
-        return self._implementation
-
-    @implementation.setter
-    def implementation(self, value):
-        if value not in _IMPLEMENTATIONS:
-            raise ValueError(f"Conv2D {self.name!r}: implementation must be one of "
-                             f"{_IMPLEMENTATIONS}, received {value!r}")
-        self._implementation = value
+    implementation = implementation_switch(
+        _IMPLEMENTATIONS, "'fast' (Numba im2col + BLAS, the default)"
+        " or 'naive' (the readable reference).")
 
     def _output_hw(self, height, width, input_shape):
         """(Ho, Wo); a clear error when 'valid' leaves nothing (kernel larger than input)."""

@@ -56,7 +56,7 @@ import numpy as np
 
 from scratchnet import initializers
 from scratchnet.engine import workspace
-from scratchnet.kernels import batchnorm_fast
+from scratchnet.kernels import batchnorm_fast, implementation_switch
 from scratchnet.layers.base import Layer
 
 _IMPLEMENTATIONS = ("fast", "numpy")
@@ -137,17 +137,9 @@ class BatchNormalization(Layer):
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
         self.implementation = "fast"
 
-    @property
-    def implementation(self):
-        """'fast' (Numba kernels, the default) or 'numpy' (the readable functions above)."""
-        return self._implementation
-
-    @implementation.setter
-    def implementation(self, value):
-        if value not in _IMPLEMENTATIONS:
-            raise ValueError(f"BatchNormalization {self.name!r}: implementation must be one "
-                             f"of {_IMPLEMENTATIONS}, received {value!r}")
-        self._implementation = value
+    implementation = implementation_switch(
+        _IMPLEMENTATIONS, "'fast' (Numba kernels, the default)"
+        " or 'numpy' (the readable functions above).")
 
     # ---- building -------------------------------------------------------------------
     def _axis_of(self, ndim, shape):

@@ -85,6 +85,7 @@ import operator
 import numpy as np
 
 from scratchnet import backend
+from scratchnet.kernels import implementation_switch
 from scratchnet.optimizers import schedules
 from scratchnet.optimizers.schedules import LearningRateSchedule
 
@@ -329,19 +330,9 @@ class Optimizer:
     def lr(self, value):
         self.learning_rate = value
 
-    @property
-    def implementation(self):
-        """'numba' (fused kernels, the default) or 'numpy' (the readable reference code)."""
-        return self._implementation
-
-    @implementation.setter
-    def implementation(self, value):
-        if value not in _IMPLEMENTATIONS:
-            raise ValueError(
-                f"{type(self).__name__}: implementation must be one of {_IMPLEMENTATIONS}, "
-                f"got {value!r}"
-            )
-        self._implementation = value
+    implementation = implementation_switch(
+        _IMPLEMENTATIONS, "'numba' (fused kernels, the default)"
+        " or 'numpy' (the readable reference code).")
 
     @property
     def _owner(self):

@@ -258,14 +258,15 @@ class _KerasSchedule(LearningRateSchedule):
 class _Decay(_KerasSchedule):
     """The arguments both ExponentialDecay and InverseTimeDecay take, checked as Keras does."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name=None):
         owner = type(self).__name__
         self.initial_learning_rate = _check_rate(owner, "initial_learning_rate",
                                                  initial_learning_rate)
         self.decay_steps = _check_decay_steps(owner, "decay_steps", decay_steps)
         self.decay_rate = _check_real(owner, "decay_rate", decay_rate)
         self.staircase = bool(staircase)
-        self.name = name
+        self.name = owner if name is None else name      # Keras: the class name
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -275,10 +276,6 @@ class _Decay(_KerasSchedule):
 
 class ExponentialDecay(_Decay):
     """lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps) (floor with staircase)."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
-        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step, graph):
         lr0 = _as_tensor(self.initial_learning_rate)
@@ -291,10 +288,6 @@ class ExponentialDecay(_Decay):
 
 class InverseTimeDecay(_Decay):
     """lr(t) = initial_learning_rate / (1 + decay_rate * t / decay_steps) (floor with staircase)."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay"):
-        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step, graph):
         lr0 = _as_tensor(self.initial_learning_rate)
