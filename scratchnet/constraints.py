@@ -29,7 +29,9 @@ class Constraint:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        from scratchnet.saving.serialization import from_config_default
+
+        return from_config_default(cls, config)
 
 
 def _norms(w, axis):
@@ -99,8 +101,10 @@ def get(identifier, what="constraint"):
             raise ValueError(f"{what}: unknown constraint {identifier!r}; expected one of "
                              f"{sorted(k for k in _BY_NAME if '_' in k or k == 'non_neg')}")
         return _BY_NAME[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, dict):        # a saved config (Keras's form)
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        return deserialize_keras_object(identifier, "constraints", where=what)
     if isinstance(identifier, type) and issubclass(identifier, Constraint):
         return identifier()
     if callable(identifier):
@@ -110,10 +114,10 @@ def get(identifier, what="constraint"):
 
 
 def serialize(constraint):
-    if constraint is None:
-        return None
-    config = constraint.get_config() if hasattr(constraint, "get_config") else {}
-    return {"class_name": type(constraint).__name__, "config": config}
+    """Keras's saved form: {'module': 'keras.constraints', 'class_name': ..., 'config': ...}."""
+    from scratchnet.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(constraint)
 
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "UnitNorm", "NonNeg", "max_norm",

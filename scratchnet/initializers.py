@@ -53,13 +53,25 @@ class Initializer:
     def get_config(self):
         return {"seed": self.seed}
 
+    @classmethod
+    def from_config(cls, config):
+        from scratchnet.saving.serialization import from_config_default
+
+        return from_config_default(cls, config)
+
 
 class Zeros(Initializer):
+    def get_config(self):
+        return {}
+
     def draw(self, shape, rng):
         return np.zeros(shape)
 
 
 class Ones(Initializer):
+    def get_config(self):
+        return {}
+
     def draw(self, shape, rng):
         return np.ones(shape)
 
@@ -69,6 +81,9 @@ class RandomUniform(Initializer):
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
     def draw(self, shape, rng):
         return rng.uniform(self.minval, self.maxval, size=shape)
 
@@ -77,6 +92,9 @@ class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
     def draw(self, shape, rng):
         return rng.normal(self.mean, self.stddev, size=shape)
@@ -98,6 +116,12 @@ class VarianceScaling(Initializer):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def get_config(self):
+        if type(self) is not VarianceScaling:         # GlorotUniform & co.: only the seed
+            return {"seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
 
     def draw(self, shape, rng):
         fan_in, fan_out = compute_fans(shape)
@@ -150,6 +174,10 @@ def get(identifier):
         return _BY_NAME[key]()
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
+    if isinstance(identifier, dict):        # a saved config (Keras's form)
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        return deserialize_keras_object(identifier, "initializers", where="initializer")
     if callable(identifier):
         return identifier  # any f(shape, dtype) -> array, as Keras allows
     raise TypeError(f"initializer must be a name, an Initializer or a callable; got {identifier!r}")
@@ -163,9 +191,16 @@ def name_of(initializer):
     return None
 
 
+def serialize(initializer):
+    """Keras's saved form: {'module': 'keras.initializers', 'class_name': ..., 'config': ...}."""
+    from scratchnet.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(initializer)
+
+
 def _snake(name):
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return out
 
 __all__ = ["Initializer", "Zeros", "Ones", "RandomUniform", "RandomNormal", "VarianceScaling",
-           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "get"]
+           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "get", "serialize"]

@@ -90,6 +90,12 @@ class Loss:
     def get_config(self):
         return {"name": self.name, "from_logits": self.from_logits}
 
+    @classmethod
+    def from_config(cls, config):
+        from scratchnet.saving.serialization import from_config_default
+
+        return from_config_default(cls, config)
+
 
 class MeanSquaredError(Loss):
     name = "mean_squared_error"
@@ -236,6 +242,10 @@ def get(identifier):
         if identifier in _BY_NAME:
             loss.name = identifier
         return loss
+    if isinstance(identifier, dict):        # a saved config (Keras's form)
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        return deserialize_keras_object(identifier, "losses", where="loss")
     for name, cls in _BY_NAME.items():  # the module-level functions below
         if identifier is globals().get(name):
             return cls()

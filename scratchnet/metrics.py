@@ -42,6 +42,15 @@ class Metric:
     def result(self):
         return self.total / self.count if self.count else 0.0
 
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        from scratchnet.saving.serialization import from_config_default
+
+        return from_config_default(cls, config)
+
 
 def _rows(y):
     return y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(-1, 1)
@@ -63,6 +72,9 @@ class BinaryAccuracy(Metric):
     def __init__(self, name=None, threshold=0.5):
         super().__init__(name)
         self.threshold = threshold
+
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
 
     def values(self, y_true, y_pred):
         pred = _rows(y_pred) > self.threshold
@@ -132,6 +144,10 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
+    if isinstance(identifier, dict):        # a saved config (Keras's form)
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        return deserialize_keras_object(identifier, "metrics", where="metric")
     if not isinstance(identifier, str):
         raise TypeError(f"metric must be a name or a scratchnet Metric, received {identifier!r}")
     if identifier.lower() in ACCURACY_NAMES:

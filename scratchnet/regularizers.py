@@ -44,7 +44,9 @@ class Regularizer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        from scratchnet.saving.serialization import from_config_default
+
+        return from_config_default(cls, config)
 
 
 def _coefficient(owner, name, value, default):
@@ -136,17 +138,20 @@ def get(identifier, what="regularizer"):
             raise ValueError(f"{what}: unknown regularizer {identifier!r}; expected one of "
                              "'l1', 'l2', 'l1_l2' or a scratchnet.regularizers.Regularizer")
         return _BY_NAME[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, dict):        # a saved config (Keras's form)
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        return get(deserialize_keras_object(identifier, "regularizers", where=what), what)
     raise TypeError(f"{what}: expected None, 'l1', 'l2', 'l1_l2' or a "
                     f"scratchnet.regularizers.Regularizer (which knows its gradient), received "
                     f"{identifier!r}")
 
 
 def serialize(regularizer):
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    """Keras's saved form: {'module': 'keras.regularizers', 'class_name': ..., 'config': ...}."""
+    from scratchnet.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(regularizer)
 
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]

@@ -45,6 +45,19 @@ def regularizers_get(identifier, what):
     return regularizers.get(identifier, what)
 
 
+def regularizers_serialize(regularizer):
+    from scratchnet import regularizers
+
+    return regularizers.serialize(regularizer)
+
+
+def _as_shapes(shape):
+    """A saved shape (JSON lists) as tuples; a list of shapes for several inputs."""
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
+
+
 def unique_name(prefix):
     """Keras-style auto names: 'dense', 'dense_1', 'dense_2', ... per session."""
     count = _name_counts.get(prefix, 0)
@@ -490,8 +503,38 @@ class Layer:
         symbolic.Node(self, flat, outputs, structure, multi=isinstance(out_shapes, list))
         return outputs if isinstance(out_shapes, list) else outputs[0]
 
+    # ---- saving: the layer as a config (scratchnet/saving/serialization.py) ----------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """The arguments that rebuild this layer (Keras's keys): a subclass adds its own."""
+        from scratchnet.saving.serialization import dtype_config
+
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_config(self.dtype or backend.floatx())}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers_serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """cls(**config), Keras's options scratchnet lacks dropped at their defaults (or
+        refused: serialization.check_keras_only)."""
+        from scratchnet.saving.serialization import dtype_from_config, from_config_default
+
+        config = dict(config)
+        if "dtype" in config:
+            config["dtype"] = dtype_from_config(config["dtype"], f"{cls.__name__}.from_config")
+        return from_config_default(cls, config)
+
+    def get_build_config(self):
+        """The input shape the layer was built for (Keras writes it beside the config)."""
+        if self._build_input_shape is None:
+            return None
+        return {"input_shape": self._build_input_shape}
+
+    def build_from_config(self, config):
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            self.ensure_built(_as_shapes(shape))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"

@@ -255,11 +255,11 @@ class BatchNormalization(Layer):
 
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.name_of(self.beta_initializer),
-                "gamma_initializer": initializers.name_of(self.gamma_initializer),
-                "moving_mean_initializer": initializers.name_of(self.moving_mean_initializer),
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
-                    initializers.name_of(self.moving_variance_initializer),
+                    initializers.serialize(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
                 "beta_constraint": constraints.serialize(self.beta_constraint),

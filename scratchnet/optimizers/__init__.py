@@ -28,9 +28,11 @@ def _known_names():
 
 def serialize(optimizer):
     """{'class_name': ..., 'config': ...}, the shape of Keras's serialized optimizers."""
+    from scratchnet.saving.serialization import serialize_keras_object
+
     if not isinstance(optimizer, Optimizer):
         raise ValueError(f"serialize: expected a scratchnet Optimizer, got {optimizer!r}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return serialize_keras_object(optimizer)
 
 
 def deserialize(config):
@@ -40,8 +42,12 @@ def deserialize(config):
             "Could not interpret optimizer identifier: expected a dict with 'class_name' (and "
             f"optionally 'config'), got {config!r}"
         )
+    from scratchnet.saving.serialization import get_registered_object
+
     class_name = config["class_name"]
-    cls = _CLASSES.get(class_name.lower()) if isinstance(class_name, str) else None
+    cls = get_registered_object(config.get("registered_name") or class_name)
+    if cls is None and isinstance(class_name, str):
+        cls = _CLASSES.get(class_name.lower())
     if cls is None:
         raise ValueError(
             f"Could not interpret optimizer identifier: unknown class_name {class_name!r}; "

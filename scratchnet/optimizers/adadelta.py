@@ -77,6 +77,9 @@ class Adadelta(Optimizer):
     def _slot_names(self):
         return ("accumulated_grad", "accumulated_delta_var")
 
+    def _keras_slot_groups(self):     # Keras creates both per variable, interleaved
+        return (self._slot_names(),)
+
     _numba_update = staticmethod(adadelta_update_numba)
     _numpy_update = staticmethod(adadelta_update_numpy)
 

@@ -119,6 +119,9 @@ class Adam(Optimizer):
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum",
                                                                                "velocity")
 
+    def _keras_slot_groups(self):     # Keras: m and v interleaved, then the v_hats
+        return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
+
     _numba_update = staticmethod(adam_update_numba)
     _numpy_update = staticmethod(adam_update_numpy)
 

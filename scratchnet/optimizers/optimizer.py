@@ -398,20 +398,78 @@ class Optimizer:
             )
         return slots[name].reshape(var.shape)
 
+    def _keras_slot_groups(self):
+        """The slots in the groups Keras creates them: one tuple per `add_optimizer_variables`
+        call, whose slots are interleaved per variable (Adam: m and v of the first variable,
+        m and v of the second, ...); the groups follow each other (RMSprop: every velocity,
+        then every momentum). This order is the order of the optimizer's arrays in Keras's
+        files."""
+        return tuple((name,) for name in self._slot_names())
+
+    def _has_lr_variable(self):
+        """Keras keeps a plain-number learning rate as a variable (saved with the state)."""
+        return not self.decay and not _is_schedule(self._learning_rate)
+
+    def _keras_order(self, variables):
+        """[(variable, slot name)] for the slots of `variables`, in Keras's order."""
+        return [(var, name) for group in self._keras_slot_groups()
+                for var in variables for name in group]
+
     @property
     def variables(self):
         """The optimizer's own variables, as Keras counts them: the iteration count, the
-        learning rate (a number, not a schedule nor the legacy decay), then every slot."""
+        learning rate (a number, not a schedule nor the legacy decay), then every slot of the
+        variables of the last build / apply, in Keras's order (`_keras_slot_groups`)."""
+        return self.state_arrays(self._order if self._built else [])
+
+    def state_arrays(self, variables):
+        """The arrays a Keras file stores for this optimizer, for the model's trainable
+        `variables`: iterations, the learning rate (when a plain number), then the slots
+        (only once built: an optimizer that has not updated yet has no slots, as in Keras)."""
         found = [np.array(self.iterations, np.int64)]
-        if not self.decay and not _is_schedule(self._learning_rate):
+        if self._has_lr_variable():
             found.append(np.array(self._learning_rate, backend.floatx()))
-        names = sorted({n for _, slots in self._state.values() for n in slots},
-                       key=lambda n: (self._slot_names() + (n,)).index(n))
-        for name in names:
-            for var, slots in self._state.values():
-                if name in slots:
-                    found.append(slots[name].reshape(var.shape))
+        if self._built:
+            found += [self._state_of(var)[name].reshape(var.shape)
+                      for var, name in self._keras_order(variables)]
         return found
+
+    def state_plan(self, arrays, variables, where):
+        """Check `arrays` (read from a file, in `state_arrays`' order) against this optimizer
+        and the model's trainable `variables`, and return a function that assigns them (so a
+        load can check everything before it changes anything). Raises ValueError naming
+        `where` when they do not fit. A file holding only iterations and the learning rate (an
+        optimizer saved before its first update) sets those and leaves the slots fresh."""
+        head = 2 if self._has_lr_variable() else 1
+        slots = self._keras_order(variables)
+        if len(arrays) not in (head, head + len(slots)):
+            raise ValueError(
+                f"{where}: the saved optimizer has {len(arrays)} arrays; {self._owner} with "
+                f"{len(variables)} trainable variables has {head + len(slots)} (or {head} "
+                "before its first update)")
+        for i, (var, name) in enumerate(slots):
+            a = arrays[head + i] if len(arrays) > head else None
+            if a is not None and tuple(a.shape) != var.shape:
+                raise ValueError(f"{where}: optimizer array {head + i} ({name} of a variable "
+                                 f"of shape {var.shape}) has shape {tuple(a.shape)}")
+        for i in range(head):
+            if np.shape(arrays[i]) != ():
+                raise ValueError(f"{where}: optimizer array {i} (the "
+                                 f"{'iteration count' if i == 0 else 'learning rate'}) should "
+                                 f"be a scalar, found shape {np.shape(arrays[i])}")
+        iterations = int(arrays[0])
+        if iterations < 0:
+            raise ValueError(f"{where}: the saved iteration count is {iterations}")
+
+        def assign():
+            self.iterations = iterations
+            if head == 2:
+                self._learning_rate = float(arrays[1])
+            if len(arrays) > head:
+                self.build(variables)
+                for (var, name), a in zip(slots, arrays[head:]):
+                    self._state_of(var)[name][...] = np.asarray(a).reshape(-1)
+        return assign
 
     def _slot(self, slots, name, var, needed=True):
         """Variable `var`'s state array `name`, or an empty placeholder when not `needed`.
@@ -550,11 +608,16 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """The optimizer a config describes (scratchnet's or Keras's: Keras's options that
+        scratchnet lacks, such as weight_decay or use_ema, must be off)."""
+        from scratchnet.saving.serialization import from_config_default
+
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"],
                                                             custom_objects)
-        return cls(**config)
+        return from_config_default(cls, config, extra=(
+            "lr", "decay", "clipnorm", "clipvalue", "global_clipnorm"))
 
     def __repr__(self):
         items = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")

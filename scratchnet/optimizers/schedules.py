@@ -474,8 +474,11 @@ def deserialize(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Could not interpret learning rate schedule: expected a dict with "
                          f"'class_name' and 'config', got {config!r}")
+    from scratchnet.saving.serialization import get_registered_object
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    cls = (get_registered_object(config.get("registered_name") or name, custom_objects)
+           or _CLASSES.get(name))
     if cls is None:
         raise ValueError(f"Could not interpret learning rate schedule: unknown class_name "
                          f"{name!r}; known schedules: {', '.join(map(repr, _CLASSES))}")

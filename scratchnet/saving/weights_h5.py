@@ -36,11 +36,11 @@ file, the layer and what was expected and found. Only Sequential and Functional 
 nested) are handled here; a subclassed model's layout (by attribute name) is not yet.
 """
 import os
-import tempfile
 
 import numpy as np
 
 from scratchnet.layers.base import snake_case
+from scratchnet.saving.files import write_atomically as _write_atomically
 
 
 def _h5py():
@@ -106,16 +106,32 @@ def save_weights(model, filepath, overwrite=True):
 
     def write(f):
         if layout == "keras3":
-            f.create_group("vars").attrs["name"] = model.name
-            for path, layer in _keras3_entries(model, "", Model):
-                group = f.require_group(path).require_group("vars")
-                group.attrs["name"] = layer.name
-                for i, w in enumerate(_own_weights(layer, Model)):
-                    _dataset(group, str(i), w)
+            write_keras3(f, model)
         else:
             _write_legacy(f, model, Model)
 
     _write_atomically(filepath, lambda tmp: _with_file(h5py, tmp, "w", write))
+
+
+def write_keras3(f, model):
+    """The model's arrays into the open HDF5 file `f`, in Keras 3's layout: every layer's
+    under `layers/...`, then the optimizer's state under `optimizer/vars` (compiled models:
+    the iteration count, the learning rate, the slots in Keras's order), as Keras writes it
+    in `.weights.h5` files and inside `.keras` archives."""
+    from scratchnet.models.model import Model
+
+    f.create_group("vars").attrs["name"] = model.name
+    for path, layer in _keras3_entries(model, "", Model):
+        group = f.require_group(path).require_group("vars")
+        group.attrs["name"] = layer.name
+        for i, w in enumerate(_own_weights(layer, Model)):
+            _dataset(group, str(i), w)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        group = f.require_group("optimizer").require_group("vars")
+        group.attrs["name"] = optimizer.name
+        for i, a in enumerate(optimizer.state_arrays(model.trainable_weights)):
+            _dataset(group, str(i), a)
 
 
 def _write_legacy(f, model, Model):
@@ -151,22 +167,6 @@ def _with_file(h5py, path, mode, body):
         return body(f)
 
 
-def _write_atomically(filepath, write):
-    """write(temp path) next to `filepath`, fsync, rename over it; nothing left on failure."""
-    directory = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".h5")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 # ---- reading ------------------------------------------------------------------------------
 def load_weights(model, filepath):
     what = "load_weights"
@@ -181,14 +181,23 @@ def load_weights(model, filepath):
             if layout == "legacy" and "layer_names" not in f.attrs and "layers" in f:
                 layout = "keras3"               # a Keras 3 file under a plain .h5 name
             if layout == "keras3":
-                plan = _read_keras3(f, model, Model, filepath)
+                plan = read_keras3(f, model, filepath)
             else:
                 plan = _read_legacy(f, model, Model, filepath)
     except (OSError, RuntimeError, KeyError, TypeError) as error:   # h5py on damaged files
         raise ValueError(f"{what}: {filepath!r} is not a readable HDF5 weights file "
                          f"({type(error).__name__}: {error})") from None
-    for target, value in plan:                  # every array checked: now assign them all
-        target[...] = value
+    apply_plan(plan)
+
+
+def apply_plan(plan):
+    """Assign what a read checked: (array, value) pairs, and functions (optimizer state)."""
+    for item in plan:
+        if callable(item):
+            item()
+        else:
+            target, value = item
+            target[...] = value
 
 
 def _fail(filepath, message):
@@ -208,7 +217,12 @@ def _checked(filepath, where, dataset, target):
     return value.astype(target.dtype, copy=False)
 
 
-def _read_keras3(f, model, Model, filepath):
+def read_keras3(f, model, filepath):
+    """Check every array of Keras 3's layout in `f` against `model`; return the plan that
+    assigns them (nothing is assigned here). The optimizer's state is read when the file has
+    it and the model is compiled."""
+    from scratchnet.models.model import Model
+
     plan = []
     for path, layer in _keras3_entries(model, "", Model):
         weights = _own_weights(layer, Model)
@@ -225,6 +239,21 @@ def _read_keras3(f, model, Model, filepath):
         for i, w in enumerate(weights):
             plan.append((w, _checked(filepath, f"{path}/vars/{i} (layer {layer.name!r})",
                                      group.get(str(i)), w)))
+    optimizer = getattr(model, "optimizer", None)
+    group = f.get("optimizer/vars")
+    if optimizer is not None and group is not None:
+        arrays = []
+        for i in range(len(group.keys())):
+            where = f"optimizer/vars/{i}"
+            dataset = group.get(str(i))
+            if not isinstance(dataset, _h5py().Dataset):
+                _fail(filepath, f"{where} is missing or not an array")
+            value = np.asarray(dataset[()])
+            if not np.issubdtype(value.dtype, np.number):
+                _fail(filepath, f"{where} holds {value.dtype} values, expected numbers")
+            arrays.append(value)
+        plan.append(optimizer.state_plan(arrays, model.trainable_weights,
+                                         f"load_weights: {filepath!r}"))
     return plan
 
 
