@@ -1,4 +1,6 @@
-"""`keras.models` -- `Model`, `Sequential` (the code: scratchnet/models/)."""
+"""`keras.models` -- `Model`, `Sequential`, and saving whole models (the code:
+scratchnet/models/ and scratchnet/saving/)."""
 from scratchnet.models import Functional, Model, Sequential
+from scratchnet.saving import load_model, model_from_json, save_model
 
-__all__ = ["Functional", "Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json", "save_model"]

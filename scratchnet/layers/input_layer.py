@@ -14,7 +14,9 @@ from scratchnet.layers.base import Layer, normalize_shape
 
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None,
-                 batch_shape=None):
+                 batch_shape=None, batch_input_shape=None):
+        if batch_input_shape is not None:            # tf.keras 2's saved configs
+            batch_shape = batch_input_shape
         if batch_shape is not None:
             batch_size, shape = batch_shape[0], tuple(batch_shape)[1:]
         shape = shape if shape is not None else input_shape
@@ -38,7 +40,19 @@ class InputLayer(Layer):
         return dy
 
     def get_config(self):
-        return {**super().get_config(), "batch_shape": self.batch_shape, "dtype": self.dtype}
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        from scratchnet.saving.serialization import check_keras_only, dtype_from_config
+
+        config = dict(config)
+        config.pop("trainable", None)
+        if "dtype" in config:
+            config["dtype"] = dtype_from_config(config["dtype"], "InputLayer.from_config")
+        return cls(**check_keras_only("InputLayer.from_config", config, {
+            "shape", "batch_size", "dtype", "name", "input_shape", "batch_shape",
+            "batch_input_shape"}))
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):

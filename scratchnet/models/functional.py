@@ -76,3 +76,169 @@ class Functional(Model):
         self._set_graph(graph)
         if not trainable:
             self.trainable = False
+
+    # ---- saving: the graph as a config (Keras 3's format) ---------------------------------
+    def get_config(self):
+        """Keras's Functional config: every layer's config with the calls it receives
+        (`inbound_nodes`: which layer's which call's which output goes in), and which
+        tensors are the model's inputs and outputs."""
+        return graph_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return graph_from_config(cls, config, custom_objects)
+
+
+# ---------------------------------------------------------------------------- graph <-> config
+def _kept_nodes(model):
+    return {id(node) for nodes in model._graph.nodes_by_depth.values() for node in nodes}
+
+
+def graph_config(model):
+    from scratchnet.saving.serialization import serialize_keras_object
+
+    graph, kept = model._graph, _kept_nodes(model)
+    ops = [layer.name for layer in graph.layers if layer._is_op]
+    if ops:
+        raise ValueError(f"get_config: model {model.name!r} computes with tensor arithmetic "
+                         f"({', '.join(ops)}), which scratchnet cannot write as a config yet; "
+                         "use layers (Add, Multiply, ...) or save the weights only")
+
+    def node_index(layer, index):
+        """A call's index among this model's calls of the layer (Keras renumbers them)."""
+        nodes = [n for n in layer._inbound_nodes if id(n) in kept]
+        return nodes.index(layer._inbound_nodes[index])
+
+    def history(x):
+        layer, index, tensor_index = x._keras_history
+        return [layer.name, node_index(layer, index), tensor_index]
+
+    def tensor(x):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(x.shape), "dtype": x.dtype, "keras_history": history(x)}}
+
+    def structure(value, leaf):
+        if isinstance(value, dict):
+            return {k: structure(v, leaf) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [structure(v, leaf) for v in value]
+        return leaf(value)
+
+    layers = []
+    for layer in graph.layers:
+        entry = serialize_keras_object(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": [[tensor(x) for x in node.input_tensors] if node.structure == "list"
+                      else tensor(node.input_tensors[0])], "kwargs": {}}
+            for node in layer._inbound_nodes if id(node) in kept and not node.is_input]
+        layers.append(entry)
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": structure(graph.input_struct, history),
+            "output_layers": structure(graph.output_struct, history)}
+
+
+def _is_history(value):
+    return (isinstance(value, (list, tuple)) and len(value) >= 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) for v in value[1:3]))
+
+
+def graph_from_config(cls, config, custom_objects=None):
+    """Rebuild the graph a `graph_config` describes: make every layer, then replay the calls
+    (a call waits until the tensors it needs exist), then pick the inputs and outputs.
+    Reads Keras 3's node format and tf.keras 2's ([[name, node, tensor, kwargs], ...])."""
+    from scratchnet.layers.input_layer import InputLayer
+    from scratchnet.saving.serialization import deserialize_keras_object
+
+    where = f"{cls.__name__}.from_config"
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"{where}: expected a config with a 'layers' list, received "
+                         f"{str(config)[:200]}")
+    made, outputs_of, calls = {}, {}, []        # name -> layer, (name, call) -> tensors
+    for entry in config["layers"]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: a layer entry must be a dict, received {entry!r}")
+        layer = deserialize_keras_object(
+            {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}, "layers",
+            custom_objects, where)
+        name = entry.get("name", layer.name)
+        if name in made:
+            raise ValueError(f"{where}: two layers are named {name!r}")
+        made[name] = layer
+        if isinstance(layer, InputLayer):
+            outputs_of[(name, 0)] = [layer.output]
+        for node in entry.get("inbound_nodes") or []:
+            calls.append((name, node))
+
+    def tensor_of(ref):
+        name, index, tensor_index = ref[:3]
+        found = outputs_of.get((name, index))
+        if found is None:
+            return None
+        if tensor_index >= len(found):
+            raise ValueError(f"{where}: layer {name!r} call {index} has no output "
+                             f"{tensor_index}")
+        return found[tensor_index]
+
+    def refs_of(value):
+        """The call's argument as a structure of [name, node, tensor] references."""
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            return list(value["config"]["keras_history"])
+        if isinstance(value, dict) and "args" in value:          # Keras 3: {"args": [x]}
+            # Keras records mask=None, and training=False for Dropout & co. (which the
+            # model's own training flag overrides when it runs): neither changes the call
+            kwargs = {k: v for k, v in (value.get("kwargs") or {}).items()
+                      if v is not None and k != "training"}
+            if len(value["args"]) != 1 or kwargs:
+                raise ValueError(f"{where}: a layer call with arguments {value!r} is not "
+                                 "supported (one input tensor or one list of them)")
+            return refs_of(value["args"][0])
+        if _is_history(value):
+            return list(value)
+        if isinstance(value, (list, tuple)):                  # tf.keras 2: [[n, i, j, {}]]
+            refs = [refs_of(v) for v in value]
+            return refs[0] if len(refs) == 1 and _is_history(value[0]) else refs
+        raise ValueError(f"{where}: cannot read the layer call {value!r}")
+
+    def resolve(refs):
+        if _is_history(refs):
+            return tensor_of(refs)
+        found = [resolve(r) for r in refs]
+        return None if any(f is None for f in found) else found
+
+    made_calls = {name: (1 if isinstance(made[name], InputLayer) else 0) for name in made}
+    while calls:
+        waiting, progress = [], False
+        for name, node in calls:
+            blocked = any(n == name for n, _ in waiting)   # keep each layer's call order
+            args = None if blocked else resolve(refs_of(node))
+            if args is None:
+                waiting.append((name, node))
+                continue
+            out = made[name](args)
+            outputs_of[(name, made_calls[name])] = out if isinstance(out, list) else [out]
+            made_calls[name] += 1
+            progress = True
+        if not progress:
+            name, node = waiting[0]
+            raise ValueError(f"{where}: the call of layer {name!r} on {refs_of(node)} needs "
+                             "tensors no layer makes (a broken or incomplete graph)")
+        calls = waiting
+
+    def pick(value, what):
+        if isinstance(value, dict):
+            return {k: pick(v, what) for k, v in value.items()}
+        if _is_history(value):
+            found = tensor_of(value)
+            if found is None:
+                raise ValueError(f"{where}: {what} {value} is not a tensor of the graph")
+            return found
+        if isinstance(value, (list, tuple)):
+            return [pick(v, what) for v in value]
+        raise ValueError(f"{where}: cannot read {what} {value!r}")
+
+    inputs = pick(config.get("input_layers"), "input")
+    outputs = pick(config.get("output_layers"), "output")
+    model = cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable",
+                                                                                True))
+    return model

@@ -137,3 +137,39 @@ class Sequential(Model):
     def output_shape(self):
         self._no_graph("output shape")
         return self._graph.outputs[0].shape
+
+    # ---- saving: the stack as a config (Keras 3's format) ---------------------------------
+    def get_config(self):
+        """Keras's Sequential config: the layers' configs in order (the InputLayer first
+        when the input shape is known) and the input shape the model was built with."""
+        from scratchnet.saving.serialization import dtype_config, serialize_keras_object
+
+        layers = [serialize_keras_object(layer) for layer in self._layers]
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_config(self.dtype or backend.floatx())}
+        if self._graph is not None:
+            layers.insert(0, serialize_keras_object(self._input_layer))
+            config["build_input_shape"] = list(self.input_shape)
+        config["layers"] = layers
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from scratchnet.saving.serialization import deserialize_keras_object
+
+        where = f"{cls.__name__}.from_config"
+        if isinstance(config, list):                     # tf.keras 1's form: the layers
+            config = {"layers": config}
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"{where}: expected a config with a 'layers' list, received "
+                             f"{str(config)[:200]}")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config["layers"]:
+            model.add(deserialize_keras_object(entry, "layers", custom_objects, where),
+                      rebuild=False)
+        shape = config.get("build_input_shape")
+        if model._input_layer is None and shape is not None:
+            model.build(tuple(shape))
+        else:
+            model._maybe_build()
+        return model

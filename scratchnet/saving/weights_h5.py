@@ -43,6 +43,9 @@ from scratchnet.layers.base import snake_case
 from scratchnet.saving.files import write_atomically as _write_atomically
 
 
+KERAS_VERSION = "3.15.1"        # the Keras release whose layouts these files follow
+
+
 def _h5py():
     import h5py
 
@@ -139,7 +142,7 @@ def _write_legacy(f, model, Model):
     paths = {id(w): path for w, path in zip(model.weights, model.weight_paths)}
     f.attrs["layer_names"] = np.array([layer.name.encode() for layer, _ in layers])
     f.attrs["backend"] = b"scratchnet"
-    f.attrs["keras_version"] = b"3"
+    f.attrs["keras_version"] = KERAS_VERSION.encode()
     for layer, weights in layers:
         group = f.create_group(layer.name)
         names = [paths[id(w)] for w in weights]        # Keras's variable paths
@@ -151,7 +154,8 @@ def _write_legacy(f, model, Model):
 def _legacy_layers(model, Model):
     """[(layer, weights)] in Keras's legacy order: the model's layers (a nested model is one
     entry holding all its weights, as Keras 3's legacy writer stores it)."""
-    return [(layer, layer.weights) for layer in model.layers]
+    return [(layer, layer.trainable_weights + layer.non_trainable_weights)
+            for layer in model.layers]
 
 
 def _dataset(group, name, array):
@@ -255,6 +259,14 @@ def read_keras3(f, model, filepath):
         plan.append(optimizer.state_plan(arrays, model.trainable_weights,
                                          f"load_weights: {filepath!r}"))
     return plan
+
+
+def read_legacy(group, model, filepath):
+    """Check the legacy layout's arrays in `group` (a file's root, or a whole-model file's
+    model_weights) against `model`; return the plan that assigns them."""
+    from scratchnet.models.model import Model
+
+    return _read_legacy(group, model, Model, filepath)
 
 
 def _read_legacy(f, model, Model, filepath):

@@ -1,0 +1,100 @@
+"""`model.save('m.keras')` / `load_model('m.keras')`: Keras 3's model file, read and written
+without Keras.
+
+A `.keras` file is a zip archive of three members (unzip it and look: it is all plain text and
+HDF5):
+
+    metadata.json      {"keras_version": ..., "date_saved": ...}
+    config.json        the architecture and how it was compiled: serialize_keras_object(model)
+                       plus "compile_config" (optimizer, loss, metrics), all JSON
+    model.weights.h5   the arrays, in the layout of `save_weights('x.weights.h5')`: each
+                       layer's under layers/<class>/vars/0, 1, ..., the optimizer's state
+                       under optimizer/vars/0, 1, ... (weights_h5.py)
+
+Loading rebuilds the model from config.json (only classes scratchnet knows, or the caller's
+custom_objects: nothing from the file is imported or run), compiles it from its
+compile_config, and only when every array of model.weights.h5 has been checked against the
+rebuilt model are they assigned. The archive is read through files.read_zip, which refuses
+path tricks and zip bombs before anything is unpacked; the file is written through
+files.write_zip, atomically.
+"""
+import datetime
+import io
+import json
+
+from scratchnet.saving import files, weights_h5
+from scratchnet.saving.serialization import (custom_object_scope, deserialize_keras_object,
+                                             safe_mode_scope, serialize_keras_object)
+
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+KERAS_VERSION = "3.15.1"        # the Keras release whose format these files follow
+
+
+def model_config(model, include_optimizer=True):
+    """config.json's content: the model's serialized config with its compile config."""
+    config = serialize_keras_object(model)
+    compile_config = model.get_compile_config() if include_optimizer else None
+    if compile_config is not None:
+        config["compile_config"] = compile_config
+    return config
+
+
+def weights_bytes(model, include_optimizer=True):
+    """model.weights.h5's bytes (an HDF5 file made in memory)."""
+    h5py = weights_h5._h5py()
+    buffer = io.BytesIO()
+    optimizer = model.optimizer
+    try:
+        if not include_optimizer:
+            model.optimizer = None
+        with h5py.File(buffer, "w") as f:
+            weights_h5.write_keras3(f, model)
+    finally:
+        model.optimizer = optimizer
+    return buffer.getvalue()
+
+
+def save_model(model, filepath, include_optimizer=True):
+    config = model_config(model, include_optimizer)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved":
+                datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "saved_by": "scratchnet"}
+    files.write_zip(filepath, {
+        METADATA: json.dumps(metadata).encode(),
+        CONFIG: json.dumps(config).encode(),
+        WEIGHTS: weights_bytes(model, include_optimizer)})
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    members = files.read_zip(filepath, "load_model", required=(CONFIG, WEIGHTS),
+                             allowed=(CONFIG, METADATA, WEIGHTS, "assets/"))
+    what = f"load_model: {filepath!r}"
+    try:
+        config = json.loads(members[CONFIG].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{what}: {CONFIG} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{what}: {CONFIG} should hold a dict, found {type(config).__name__}")
+    with custom_object_scope(custom_objects), safe_mode_scope(safe_mode):
+        model = build_model(config, what, compile)
+    with files.open_h5(members[WEIGHTS], "load_model", name=f"{filepath} ({WEIGHTS})") as f:
+        plan = weights_h5.read_keras3(f, model, filepath)
+    weights_h5.apply_plan(plan)
+    return model
+
+
+def build_model(config, what, compile=True):
+    """The model a config.json describes, compiled from its compile config when asked."""
+    from scratchnet.models.model import Model
+
+    try:
+        model = deserialize_keras_object(config, "layers", where=what)
+    except (TypeError, KeyError, IndexError, AttributeError) as error:
+        raise ValueError(f"{what}: the model config cannot be rebuilt "
+                         f"({type(error).__name__}: {error})") from None
+    if not isinstance(model, Model):
+        raise ValueError(f"{what}: the file describes a {type(model).__name__}, not a model")
+    compile_config = config.get("compile_config")
+    if compile and compile_config:
+        model.compile_from_config(compile_config)
+    return model
