@@ -7,15 +7,11 @@
   tensors as keras.ops, nested models as nested twins); a subclassed model a Functional
   keras.Model of the graph its `call` traces (one forward pass on zeros, recorded on the
   tape: the same layers called in the same way);
-* the same layers (Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D,
-  AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout (rate, noise_shape,
-  seed: TensorFlow draws its own masks), BatchNormalization (axis, momentum, epsilon,
-  center, scale, initializers, gamma/beta regularizers and constraints), Add, Subtract, Multiply,
-  Average, Maximum, Minimum, Concatenate, Reshape, Permute, ZeroPadding2D, Cropping2D,
-  UpSampling2D) with the same configuration (units / filters, kernel_size, strides, padding,
-  dilation_rate, pool_size, keepdims, activation names, use_bias, initializer names, ReLU's
-  max_value, axes, shapes; data_format is always channels_last) and the same layer and model
-  names;
+* the same layers with the same configuration, by ONE mapping in both directions: each
+  layer's saved config (scratchnet/saving/serialization.py writes and reads Keras 3's own
+  format: class name, arguments, initializers, regularizers, constraints) read by the other
+  library; options one side lacks (Keras's groups, renorm, channels_first, ...) are refused by
+  name; same layer and model names;
 * the same dtype: every Keras layer (and the Input) gets `dtype=model.dtype`, so a float64
   scratchnet model becomes a float64 Keras model whatever `keras.backend.floatx()` is;
 * the same weights (set layer by layer), built under `reference.device()`;
@@ -46,14 +42,14 @@ import warnings
 
 import numpy as np
 
-from scratchnet import activations as sn_activations
 from scratchnet import backend as sn_backend
-from scratchnet import initializers as sn_initializers
 from scratchnet import layers as sn_layers
 from scratchnet import losses as sn_losses
 from scratchnet import metrics as sn_metrics
 from scratchnet import optimizers as sn_optimizers
 from scratchnet.optimizers import schedules as sn_schedules
+from scratchnet.saving.serialization import (deserialize_keras_object, dtype_config,
+                                             serialize_keras_object)
 from scratchnet.engine.ops import Operation as SnOperation
 from scratchnet.engine.tape import Tape as SnTape
 from scratchnet.models import Functional, Model, Sequential
@@ -109,110 +105,22 @@ _METRIC_CLASSES = {
     sn_metrics.MeanAbsoluteError: "MeanAbsoluteError",
     sn_metrics.MeanSquaredError: "MeanSquaredError",
 }
-_ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
-_SUPPORTED = ("Dense, Flatten, Activation, ReLU, Softmax, Conv2D, MaxPooling2D, "
-              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout, "
-              "BatchNormalization, Add, Subtract, "
-              "Multiply, Average, Maximum, Minimum, Concatenate, Reshape, Permute, "
-              "ZeroPadding2D, Cropping2D, UpSampling2D, InputLayer, nested models")
-_MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 
 # ---------------------------------------------------------------------------------- to_keras
 
 
-def _keras_initializer(keras, init, where):
-    name = sn_initializers.name_of(init)
-    if isinstance(init, sn_initializers.RandomNormal):
-        return keras.initializers.RandomNormal(mean=init.mean, stddev=init.stddev, seed=init.seed)
-    if isinstance(init, sn_initializers.RandomUniform):
-        return keras.initializers.RandomUniform(minval=init.minval, maxval=init.maxval,
-                                                seed=init.seed)
-    if name is not None and getattr(init, "seed", None) is None:
-        return name
-    if name is not None:
-        return keras.initializers.get({"class_name": type(init).__name__,
-                                       "config": {"seed": init.seed}})
-    warnings.warn(f"to_keras: {where}: initializer {init!r} has no Keras equivalent; the twin "
-                  "uses 'glorot_uniform' (weights are copied, so only its config differs)")
-    return "glorot_uniform"
-
-
 def _keras_layer(keras, layer, dtype):
-    common = {"name": layer.name, "dtype": dtype, "trainable": layer.trainable}
-    kind = type(layer)
-    if kind is sn_layers.Dense:
-        return keras.layers.Dense(
-            layer.units, activation=sn_activations.serialize(layer.activation),
-            use_bias=layer.use_bias,
-            kernel_initializer=_keras_initializer(keras, layer.kernel_initializer, layer.name),
-            bias_initializer=_keras_initializer(keras, layer.bias_initializer, layer.name),
-            **common)
-    if kind is sn_layers.Flatten:
-        return keras.layers.Flatten(**common)
-    if kind is sn_layers.Softmax:
-        return keras.layers.Softmax(axis=-1, **common)
-    if kind is sn_layers.Activation:
-        return keras.layers.Activation(sn_activations.serialize(layer.activation), **common)
-    if kind is sn_layers.ReLU:
-        return keras.layers.ReLU(max_value=layer.max_value, **common)
-    if kind is sn_layers.Conv2D:
-        return keras.layers.Conv2D(
-            layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
-            padding=layer.padding, data_format="channels_last",
-            dilation_rate=tuple(layer.dilation_rate),
-            activation=sn_activations.serialize(layer.activation), use_bias=layer.use_bias,
-            kernel_initializer=_keras_initializer(keras, layer.kernel_initializer, layer.name),
-            bias_initializer=_keras_initializer(keras, layer.bias_initializer, layer.name),
-            **common)
-    if kind in (sn_layers.MaxPooling2D, sn_layers.AveragePooling2D):
-        return getattr(keras.layers, kind.__name__)(
-            pool_size=tuple(layer.pool_size), strides=tuple(layer.strides),
-            padding=layer.padding, data_format="channels_last", **common)
-    if kind in (sn_layers.GlobalAveragePooling2D, sn_layers.GlobalMaxPooling2D):
-        return getattr(keras.layers, kind.__name__)(
-            data_format="channels_last", keepdims=layer.keepdims, **common)
-    if kind.__name__ in _MERGES and kind is getattr(sn_layers, kind.__name__):
-        return getattr(keras.layers, kind.__name__)(**common)
-    if kind is sn_layers.Concatenate:
-        return keras.layers.Concatenate(axis=layer.axis, **common)
-    if kind is sn_layers.Reshape:
-        return keras.layers.Reshape(layer.target_shape, **common)
-    if kind is sn_layers.Permute:
-        return keras.layers.Permute(layer.dims, **common)
-    if kind is sn_layers.ZeroPadding2D:
-        return keras.layers.ZeroPadding2D(layer.padding, data_format="channels_last", **common)
-    if kind is sn_layers.Cropping2D:
-        return keras.layers.Cropping2D(layer.cropping, data_format="channels_last", **common)
-    if kind is sn_layers.UpSampling2D:
-        return keras.layers.UpSampling2D(layer.size, data_format="channels_last",
-                                         interpolation=layer.interpolation, **common)
-    if kind is sn_layers.Dropout:
-        return keras.layers.Dropout(layer.rate, noise_shape=layer.noise_shape, seed=layer.seed,
-                                    **common)
-    if kind is sn_layers.BatchNormalization:
-        init = {f"{w}_initializer": _keras_initializer(keras, getattr(layer, f"{w}_initializer"),
-                                                       layer.name)
-                for w in ("beta", "gamma", "moving_mean", "moving_variance")}
-        extra = {f"{w}_{what}": _keras_weight_extra(keras, getattr(layer, f"{w}_{what}"), what,
-                                                    layer.name)
-                 for w in ("beta", "gamma") for what in ("regularizer", "constraint")}
-        return keras.layers.BatchNormalization(
-            axis=layer.axis, momentum=layer.momentum, epsilon=layer.epsilon,
-            center=layer.center, scale=layer.scale, **init, **extra, **common)
-    raise ValueError(f"to_keras: layer {layer.name!r} of type {kind.__name__} is not supported "
-                     f"(supported: {_SUPPORTED})")
-
-
-def _keras_weight_extra(keras, value, what, where):
-    """A scratchnet regularizer or constraint (BatchNormalization's gamma/beta ones) as the
-    Keras object of the same class and config."""
-    if value is None:
-        return None
-    module = getattr(keras, f"{what}s")
+    """The Keras layer of the same class and configuration: the layer's saved config
+    (scratchnet/saving/serialization.py, Keras's own format) read by Keras, in `dtype`.
+    One mapping for both directions (`_sn_layer` reads Keras's config the same way)."""
+    config = serialize_keras_object(layer)
+    config["config"]["dtype"] = dtype_config(dtype)
+    config.pop("build_config", None)
     try:
-        return module.get({"class_name": type(value).__name__, "config": value.get_config()})
-    except (ValueError, TypeError, AttributeError):
-        raise ValueError(f"to_keras: {where}: {what} {value!r} is not supported") from None
+        return keras.layers.deserialize(config)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"to_keras: layer {layer.name!r} ({type(layer).__name__}) is not "
+                         f"supported by Keras: {error}") from None
 
 
 def keras_optimizer(optimizer, dtype="float32"):
@@ -432,133 +340,16 @@ def _dtype_name(keras_layer):
     return np.dtype(getattr(dtype, "name", dtype) or "float32").name
 
 
-def _activation_name(keras, fn, where):
-    name = keras.activations.serialize(fn) if not isinstance(fn, str) else fn
-    if isinstance(name, dict):
-        name = name.get("config", name.get("class_name"))
-    if name not in _ACTIVATION_NAMES:
-        raise ValueError(f"from_keras: {where}: activation {name!r} is not supported "
-                         f"(supported: {', '.join(_ACTIVATION_NAMES)})")
-    return name
-
-
-def _sn_initializer(init, where):
-    cls_name = type(init).__name__
-    config = init.get_config() if hasattr(init, "get_config") else {}
-    seed = config.get("seed")
-    if cls_name == "RandomNormal":
-        return sn_initializers.RandomNormal(config["mean"], config["stddev"], seed)
-    if cls_name == "RandomUniform":
-        return sn_initializers.RandomUniform(config["minval"], config["maxval"], seed)
-    name = sn_initializers._snake(cls_name)
-    if name not in sn_initializers._BY_NAME:
-        raise ValueError(f"from_keras: {where}: initializer {cls_name} is not supported")
-    cls = sn_initializers._BY_NAME[name]
-    return cls() if name in ("zeros", "ones") else cls(seed=seed)
-
-
 def _sn_layer(keras, layer):
-    common = {"name": layer.name, "dtype": _dtype_name(layer), "trainable": layer.trainable}
-    kind = type(layer).__name__
-    where = f"layer {layer.name!r} ({kind})"
-    if kind in ("Dense", "Conv2D"):
-        for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                     "kernel_constraint", "bias_constraint", "lora_rank"):
-            if getattr(layer, attr, None):
-                raise ValueError(f"from_keras: {where}: {attr} is not supported")
-    if kind == "Conv2D":
-        _check_channels_last(layer, where)
-        if getattr(layer, "groups", 1) != 1:
-            raise ValueError(f"from_keras: {where}: only groups=1 is supported")
-        return sn_layers.Conv2D(
-            layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
-            padding=layer.padding, dilation_rate=tuple(layer.dilation_rate),
-            activation=_activation_name(keras, layer.activation, where),
-            use_bias=layer.use_bias,
-            kernel_initializer=_sn_initializer(layer.kernel_initializer, where),
-            bias_initializer=_sn_initializer(layer.bias_initializer, where), **common)
-    if kind in ("MaxPooling2D", "AveragePooling2D"):
-        _check_channels_last(layer, where)
-        return getattr(sn_layers, kind)(pool_size=tuple(layer.pool_size),
-                                        strides=tuple(layer.strides), padding=layer.padding,
-                                        **common)
-    if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-        _check_channels_last(layer, where)
-        return getattr(sn_layers, kind)(keepdims=bool(layer.keepdims), **common)
-    if kind == "Dense":
-        return sn_layers.Dense(
-            layer.units, activation=_activation_name(keras, layer.activation, where),
-            use_bias=layer.use_bias,
-            kernel_initializer=_sn_initializer(layer.kernel_initializer, where),
-            bias_initializer=_sn_initializer(layer.bias_initializer, where), **common)
-    if kind == "Flatten":
-        return sn_layers.Flatten(**common)
-    if kind == "Softmax":
-        if layer.axis not in (-1, [-1], (-1,)):
-            raise ValueError(f"from_keras: {where}: only axis=-1 is supported")
-        return sn_layers.Softmax(**common)
-    if kind == "Activation":
-        return sn_layers.Activation(_activation_name(keras, layer.activation, where), **common)
-    if kind == "ReLU":
-        if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
-            raise ValueError(f"from_keras: {where}: only negative_slope=0 and threshold=0 "
-                             "are supported")
-        max_value = None if layer.max_value is None else float(layer.max_value)
-        return sn_layers.ReLU(max_value=max_value, **common)
-    if kind == "Dropout":
-        noise = None if layer.noise_shape is None else tuple(layer.noise_shape)
-        return sn_layers.Dropout(float(layer.rate), noise_shape=noise, seed=layer.seed, **common)
-    if kind == "BatchNormalization":
-        if getattr(layer, "renorm", False) or getattr(layer, "synchronized", False):
-            raise ValueError(f"from_keras: {where}: renorm and synchronized are not supported")
-        init = {f"{w}_initializer": _sn_initializer(getattr(layer, f"{w}_initializer"), where)
-                for w in ("beta", "gamma", "moving_mean", "moving_variance")}
-        extra = {f"{w}_{what}": _sn_weight_extra(getattr(layer, f"{w}_{what}"), what, where)
-                 for w in ("beta", "gamma") for what in ("regularizer", "constraint")}
-        return sn_layers.BatchNormalization(
-            axis=int(layer.axis), momentum=float(layer.momentum), epsilon=float(layer.epsilon),
-            center=bool(layer.center), scale=bool(layer.scale), **init, **extra, **common)
-    if kind in _MERGES:
-        return getattr(sn_layers, kind)(**common)
-    if kind == "Concatenate":
-        return sn_layers.Concatenate(axis=layer.axis, **common)
-    if kind == "Reshape":
-        return sn_layers.Reshape(tuple(layer.target_shape), **common)
-    if kind == "Permute":
-        return sn_layers.Permute(tuple(layer.dims), **common)
-    if kind in ("ZeroPadding2D", "Cropping2D", "UpSampling2D"):
-        _check_channels_last(layer, where)
-        if kind == "ZeroPadding2D":
-            return sn_layers.ZeroPadding2D(tuple(map(tuple, layer.padding)), **common)
-        if kind == "Cropping2D":
-            return sn_layers.Cropping2D(tuple(map(tuple, layer.cropping)), **common)
-        return sn_layers.UpSampling2D(tuple(layer.size), interpolation=layer.interpolation,
-                                      **common)
-    raise ValueError(f"from_keras: {where} is not supported (supported: {_SUPPORTED})")
-
-
-def _sn_weight_extra(value, what, where):
-    """A Keras regularizer or constraint as scratchnet's of the same class and config."""
-    if value is None:
-        return None
-    from scratchnet import constraints as sn_constraints
-    from scratchnet import regularizers as sn_regularizers
-
-    module = sn_regularizers if what == "regularizer" else sn_constraints
-    config = value.get_config() if hasattr(value, "get_config") else {}
-    found = module.get({"class_name": type(value).__name__,
-                        "config": {k: v for k, v in config.items() if k != "name"}},
-                       f"from_keras: {where}: {what}") \
-        if type(value).__name__ in module._BY_NAME else None
-    if found is None:
-        raise ValueError(f"from_keras: {where}: {what} {type(value).__name__} is not supported")
-    return found
-
-
-def _check_channels_last(layer, where):
-    if getattr(layer, "data_format", "channels_last") != "channels_last":
-        raise ValueError(f"from_keras: {where}: data_format={layer.data_format!r} is not "
-                         "supported (scratchnet is channels_last only)")
+    """The scratchnet layer of the same class and configuration, read from the layer's
+    Keras config (the mapping of `_keras_layer`, the other way)."""
+    config = keras.layers.serialize(layer)
+    config.pop("build_config", None)
+    try:
+        return deserialize_keras_object(config, "layers")
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"from_keras: layer {layer.name!r} ({type(layer).__name__}) is not "
+                         f"supported: {error}") from None
 
 
 def _sn_optimizer(keras, optimizer):

@@ -175,7 +175,6 @@ def test_from_keras_conv_model_as_keras_writes_it(dtype):
 def test_unsupported_conv_options_are_named():
     K = keras.layers
     cases = [(K.Conv2D(2, 3, groups=2, name="grouped"), r"grouped.*groups"),
-             (K.Conv2D(2, 3, kernel_regularizer="l2", name="reg"), r"reg.*kernel_regularizer"),
              (K.Conv2D(2, 3, activation="elu", name="elu_conv"), r"elu_conv.*elu"),
              (K.Conv2D(2, 3, data_format="channels_first", name="cf"), r"cf.*channels_first"),
              (K.MaxPooling2D(2, data_format="channels_first", name="cfp"), r"cfp.*channels_first")]

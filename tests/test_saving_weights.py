@@ -190,16 +190,55 @@ def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["m.weights.h5"]       # no temporary file left
 
 
-def test_subclassed_models_are_refused_clearly(tmp_path):
-    class Net(sn.keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = sn.keras.layers.Dense(2)
+def lenet5_class(K):
+    """The lecture's subclassed LeNet-5 (../shared/lectures/001_*.txt), for scratchnet or Keras."""
+    from_layers = K.layers
 
-        def call(self, x):
-            return self.d(x)
+    class LeNet5(K.Model):
+        def __init__(self, num_classes):
+            super(LeNet5, self).__init__()
+            self.conv1 = from_layers.Conv2D(6, kernel_size=(5, 5), padding='same',
+                                            activation='relu')
+            self.conv2 = from_layers.Conv2D(16, kernel_size=(5, 5), activation='relu')
+            self.max_pool = from_layers.MaxPooling2D(pool_size=(2, 2))
+            self.flatten = from_layers.Flatten()
+            self.dense1 = from_layers.Dense(120, activation='relu')
+            self.dense2 = from_layers.Dense(84, activation='relu')
+            self.dense3 = from_layers.Dense(num_classes, activation='softmax')
 
-    net = Net()
-    net(np.ones((1, 3), np.float32))
-    with pytest.raises(ValueError, match="subclassed"):
-        net.save_weights(str(tmp_path / "n.weights.h5"))
+        def call(self, inputs):
+            x = self.max_pool(self.conv1(inputs))
+            x = self.max_pool(self.conv2(x))
+            x = self.flatten(x)
+            return self.dense3(self.dense2(self.dense1(x)))
+
+    return LeNet5
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".h5"])
+def test_subclassed_lenet5_weights_both_ways_with_keras(tmp_path, suffix):
+    """Keras 3 stores a subclassed model's layers by attribute name -- except those whose
+    attribute sorts after `layers` (max_pool, a weightless one here) -- and scratchnet reads
+    and writes that layout: LeNet-5 trained in one library predicts the same in the other."""
+    keras = tf.keras
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    y = np.arange(4)
+    theirs = lenet5_class(keras)(10)
+    theirs.compile("sgd", "sparse_categorical_crossentropy")
+    theirs.fit(x, y, verbose=0)
+    ours = lenet5_class(sn.keras)(10)
+    ours(x)
+    path = str(tmp_path / ("keras" + suffix))
+    keras_save_weights(theirs, path)
+    ours.load_weights(path)
+    assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), "float32",
+                 "LeNet-5 keras->scratchnet predict")
+    ours.compile("sgd", "sparse_categorical_crossentropy")
+    ours.fit(x, y, verbose=0)
+    path = str(tmp_path / ("scratchnet" + suffix))
+    ours.save_weights(path)
+    theirs.load_weights(path)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert_close(theirs.predict(x, verbose=0), ours.predict(x, verbose=0), "float32",
+                 "LeNet-5 scratchnet->keras predict")
