@@ -277,3 +277,200 @@ def test_every_lecture_model_travels_both_ways(tmp_path, model_name, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_float32_smoke(tmp_path, fmt):
     interop(tmp_path, "functional", "rmsprop", fmt, "float32")
+
+
+# ================================================================ 2. round trips in scratchnet
+DTYPES = ("float32", "float64")
+ROUND_TRIPS = (".keras", ".h5", "json")
+# every layer kind of scratchnet.layers.__all__ that takes a place in a model (the aliases
+# AvgPool2D, Convolution2D, MaxPool2D are the same classes; Layer is the base class, a user
+# subclass of it is tested in part 3; `add` / `concatenate` are the functional forms)
+LAYER_KINDS = {"Activation", "Add", "Average", "AveragePooling2D", "BatchNormalization",
+               "Concatenate", "Conv2D", "Cropping2D", "Dense", "Dropout", "Flatten",
+               "GlobalAveragePooling2D", "GlobalMaxPooling2D", "InputLayer", "MaxPooling2D",
+               "Maximum", "Minimum", "Multiply", "Permute", "ReLU", "Reshape", "Softmax",
+               "Subtract", "UpSampling2D", "ZeroPadding2D"}
+
+
+def every_layer(K):
+    """One Functional model with every layer kind, most of them with non-default options."""
+    L, R = K.layers, K.regularizers
+    inputs = K.Input((8, 8, 3), name="image")
+    c = L.Conv2D(4, 3, padding="same", strides=1, activation="relu", use_bias=True,
+                 kernel_initializer="he_normal", kernel_regularizer=R.l2(1e-3),
+                 bias_regularizer=R.l1(1e-4), name="conv")(inputs)
+    b = L.BatchNormalization(momentum=0.9, epsilon=1e-2, center=True, scale=False)(c)
+    z = L.ZeroPadding2D(((1, 2), (2, 1)))(b)                       # 11 x 11
+    cr = L.Cropping2D(((1, 2), (2, 1)))(z)                         # 8 x 8
+    m = L.MaxPooling2D(2)(cr)                                      # 4 x 4
+    a = L.AveragePooling2D(3, strides=1, padding="same")(cr)      # 8 x 8
+    u = L.UpSampling2D(2)(m)                                       # 8 x 8
+    merged = L.Concatenate(axis=-1)([L.Add()([u, a]), L.Subtract()([u, a]),
+                                     L.Multiply()([u, a]), L.Average()([u, a]),
+                                     L.Maximum()([u, a]), L.Minimum()([u, a])])   # 8x8x24
+    p = L.Permute((2, 1, 3))(merged)
+    r = L.Reshape((64, 24))(p)
+    r = L.Activation("tanh")(L.ReLU(max_value=6.0)(r))
+    flat = L.Dense(6, kernel_regularizer="l1_l2")(L.Dropout(0.25, seed=3)(L.Flatten()(r)))
+    g1 = L.Dense(6, use_bias=False)(L.GlobalAveragePooling2D()(merged))
+    g2 = L.Dense(6, activation="sigmoid")(L.GlobalMaxPooling2D(keepdims=False)(merged))
+    out = L.Softmax(axis=-1)(L.Add()([flat, g1, g2]))
+    return K.Model(inputs, out, name="every_layer")
+
+
+def sequential_model(K):
+    L = K.layers
+    return K.Sequential([K.Input((8, 8, 3)), L.Conv2D(3, 3, activation="relu"),
+                         L.BatchNormalization(), L.MaxPooling2D(), L.Flatten(),
+                         L.Dropout(0.5), L.Dense(6, activation="softmax")], name="seq")
+
+
+def nested_model(K):
+    """A Functional model around a nested Sequential and a nested Functional model."""
+    L = K.layers
+    inner_seq = K.Sequential([K.Input((8, 8, 3)), L.Conv2D(2, 3), L.Flatten(),
+                              L.Dense(5, activation="relu")], name="inner_seq")
+    i = K.Input((8, 8, 3))
+    inner_fn = K.Model(i, L.Dense(5)(L.GlobalAveragePooling2D()(i)), name="inner_fn")
+    inputs = K.Input((8, 8, 3))
+    out = L.Dense(6, activation="softmax")(L.Concatenate()([inner_seq(inputs),
+                                                              inner_fn(inputs)]))
+    return K.Model(inputs, out, name="outer")
+
+
+@sn.keras.saving.register_keras_serializable(package="scratchnet_tests")
+class Registered(sn.keras.Model):
+    """A subclassed model with get_config: saved whole, rebuilt from its config."""
+
+    def __init__(self, units=6, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.conv = sn.keras.layers.Conv2D(3, 3, activation="relu")
+        self.flat = sn.keras.layers.Flatten()
+        self.out = sn.keras.layers.Dense(units, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.flat(self.conv(x)))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class NoConfig(sn.keras.Model):
+    """A subclassed model without get_config (LeNet5(Model) of Hands-On CV ch. 3 style)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = sn.keras.layers.Conv2D(3, 3, activation="relu")
+        self.flat = sn.keras.layers.Flatten()
+        self.out = sn.keras.layers.Dense(6, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.flat(self.conv(x)))
+
+
+MODEL_KINDS = {"every_layer": lambda: every_layer(sn.keras),
+               "sequential": lambda: sequential_model(sn.keras),
+               "nested": lambda: nested_model(sn.keras),
+               "subclassed_registered": lambda: Registered(units=6)}
+
+
+def trained(make, dtype):
+    """A model compiled with Adam and trained a step (weights, BN statistics and optimizer
+    state all moved off their initial values), and its inputs."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 8, 8, 3)).astype(dtype)
+    y = rng.integers(0, 6, 6)
+    model = make()
+    model.compile(optimizer=sn.keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=3, verbose=0)
+    return model, x
+
+
+def assert_identical(a, b, what):
+    a, b = list(a), list(b)
+    assert len(a) == len(b), f"{what}: {len(a)} arrays vs {len(b)}"
+    for i, (u, v) in enumerate(zip(a, b)):
+        u, v = np.asarray(u), np.asarray(v)
+        assert u.dtype == v.dtype, f"{what} {i}: dtype {u.dtype} vs {v.dtype}"
+        np.testing.assert_array_equal(u, v, err_msg=f"{what} {i}")
+
+
+def round_trip(model, how, tmp_path):
+    if how == "json":
+        again = sn.keras.models.model_from_json(model.to_json())
+        again.set_weights(model.get_weights())
+        return again
+    path = str(tmp_path / f"m{how}")
+    model.save(path)
+    return sn.keras.models.load_model(path)
+
+
+def test_every_layer_kind_is_in_the_round_trip_model():
+    """The list above is scratchnet.layers.__all__ less aliases, the base class and functions."""
+    from scratchnet import layers
+
+    kinds = {type(layer).__name__ for layer in every_layer(sn.keras).layers}
+    assert kinds == LAYER_KINDS
+    classes = {getattr(layers, n).__name__ for n in layers.__all__
+               if isinstance(getattr(layers, n), type) and n != "Layer"}
+    assert classes == LAYER_KINDS | {"InputLayer"}
+
+
+@pytest.mark.parametrize("how", ROUND_TRIPS)
+@pytest.mark.parametrize("kind", sorted(MODEL_KINDS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_round_trip_is_bitwise(tmp_path, kind, how, dtype):
+    with floatx_scope(dtype):
+        model, x = trained(MODEL_KINDS[kind], dtype)
+        again = round_trip(model, how, tmp_path)
+        assert type(again) is type(model)
+        assert again.get_config() == model.get_config()
+        if kind != "subclassed_registered":   # (a rebuilt subclassed model's sublayers get
+            assert again.weight_paths == model.weight_paths  # fresh names, as in Keras)
+        assert_identical(again.get_weights(), model.get_weights(), "weight")
+        out = again.predict(x, verbose=0)
+        assert out.dtype == np.dtype(dtype)
+        assert_identical([out], [model.predict(x, verbose=0)], "prediction")
+        if how != "json":          # the compiled state and the optimizer's slots travel too
+            assert type(again.optimizer) is type(model.optimizer)
+            mine, theirs = again.optimizer.get_config(), model.optimizer.get_config()
+            # the learning rate travels as a variable of the model's dtype (as in Keras):
+            # 0.01 comes back as float32(0.01) = 0.009999999776482582 in float32
+            assert np.array(mine.pop("learning_rate"), dtype) == \
+                np.array(theirs.pop("learning_rate"), dtype)
+            assert mine == theirs
+            for key in ("loss", "metrics", "loss_weights"):
+                assert again.get_compile_config()[key] == model.get_compile_config()[key]
+            assert_identical(again.optimizer.state_arrays(again.trainable_weights),
+                             model.optimizer.state_arrays(model.trainable_weights),
+                             "optimizer array")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subclassed_model_without_get_config(tmp_path, dtype):
+    """Weights-only saving works (both layouts); saving the whole model either works or
+    says clearly that the class needs get_config."""
+    with floatx_scope(dtype):
+        model, x = trained(NoConfig, dtype)
+        for layout in (".weights.h5", ".h5"):
+            path = str(tmp_path / f"w{layout}")
+            model.save_weights(path)
+            twin = NoConfig()
+            twin(x)
+            twin.load_weights(path)
+            assert_identical(twin.get_weights(), model.get_weights(), "weight")
+            assert_identical([twin.predict(x, verbose=0)], [model.predict(x, verbose=0)],
+                             "prediction")
+        for fmt in FORMATS:
+            path = str(tmp_path / f"m{fmt}")
+            try:
+                model.save(path)
+                again = sn.keras.models.load_model(path, custom_objects={"NoConfig": NoConfig})
+            except (ValueError, TypeError, NotImplementedError) as error:
+                assert "NoConfig" in str(error) and "config" in str(error), str(error)
+            else:
+                assert_identical(again.get_weights(), model.get_weights(), "weight")
+                assert_identical([again.predict(x, verbose=0)],
+                                 [model.predict(x, verbose=0)], "prediction")

@@ -30,8 +30,13 @@ from scratchnet.saving.serialization import (custom_object_scope, safe_mode_scop
 def legacy_form(config):
     """Keras's legacy model_config: the model's and its layers' entries without "module",
     "registered_name" and "build_config" (the objects inside a layer's config keep theirs)."""
-    config = {k: v for k, v in config.items()
-              if k not in ("module", "registered_name", "build_config", "compile_config")}
+    registered = config.get("registered_name")
+    graph = isinstance((config.get("config") or {}).get("layers"), list)
+    dropped = ("module", "registered_name", "compile_config") + (
+        ("build_config",) if graph or not registered else ())     # (a subclassed model
+    config = {k: v for k, v in config.items() if k not in dropped}  # keeps how to build it)
+    if registered and registered != config.get("class_name"):
+        config["class_name"] = registered      # 'package>Name', as Keras's legacy files have it
     inner = config.get("config")
     if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
         config["config"] = {**inner, "layers": [legacy_form(layer) for layer in inner["layers"]]}
@@ -51,7 +56,13 @@ def training_config(model):
 def save_model(model, filepath, include_optimizer=True):
     from scratchnet.models.model import Model
 
-    model_config = json.dumps(legacy_form(serialize_keras_object(model)))
+    config = serialize_keras_object(model)
+    model_config = legacy_form(config)
+    if "build_config" in config and not isinstance(config["config"].get("layers"), list):
+        # a subclassed model has no layer list to rebuild from: it is built from its input
+        # shape (Keras 3.15 leaves it out and then cannot load its own file's weights)
+        model_config["build_config"] = config["build_config"]
+    model_config = json.dumps(model_config)
     train_config = training_config(model) if include_optimizer else None
 
     def write(f):
