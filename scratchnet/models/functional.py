@@ -98,11 +98,6 @@ def graph_config(model):
     from scratchnet.saving.serialization import serialize_keras_object
 
     graph, kept = model._graph, _kept_nodes(model)
-    ops = [layer.name for layer in graph.layers if layer._is_op]
-    if ops:
-        raise ValueError(f"get_config: model {model.name!r} computes with tensor arithmetic "
-                         f"({', '.join(ops)}), which scratchnet cannot write as a config yet; "
-                         "use layers (Add, Multiply, ...) or save the weights only")
 
     def node_index(layer, index):
         """A call's index among this model's calls of the layer (Keras renumbers them)."""
@@ -126,6 +121,9 @@ def graph_config(model):
 
     layers = []
     for layer in graph.layers:
+        if layer._is_op:                         # x + y, x * 2, -x, x[:, :3]: Keras's ops
+            layers.append(_op_config(layer, kept, tensor))
+            continue
         entry = serialize_keras_object(layer)
         entry["name"] = layer.name
         entry["inbound_nodes"] = [
@@ -136,6 +134,67 @@ def graph_config(model):
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": structure(graph.input_struct, history),
             "output_layers": structure(graph.output_struct, history)}
+
+
+# Tensor arithmetic (engine/ops.py) is saved as Keras 3 saves its ops: an entry of module
+# keras.src.ops.numpy whose call lists every operand, constants included.
+_OP_CLASSES = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply",
+               "divide": "TrueDivide", "negative": "Negative", "getitem": "GetItem"}
+_OP_KINDS = {**{v: k for k, v in _OP_CLASSES.items()}, "Divide": "divide"}
+
+
+def _value_config(value):
+    """A constant operand or an index as Keras serializes them (slices, ..., arrays)."""
+    import numpy as np
+
+    if isinstance(value, tuple):
+        return [_value_config(v) for v in value]
+    if isinstance(value, slice):
+        return {"class_name": "__slice__",
+                "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+    if value is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(value, (np.ndarray, np.generic)):
+        if np.ndim(value) == 0:
+            return value.item()
+        return {"class_name": "__numpy__",
+                "config": {"value": value.tolist(), "dtype": value.dtype.name}}
+    return value
+
+
+def _value_from_config(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        kind, config = value.get("class_name"), value.get("config") or {}
+        if kind == "__slice__":
+            return slice(config.get("start"), config.get("stop"), config.get("step"))
+        if kind == "__ellipsis__":
+            return Ellipsis
+        if kind == "__numpy__":
+            return np.asarray(config["value"], dtype=config.get("dtype"))
+        raise ValueError(f"cannot read the constant {value!r}")
+    if isinstance(value, list):
+        return tuple(_value_from_config(v) for v in value)
+    return value
+
+
+def _op_config(op, kept, tensor):
+    node = next(n for n in op._inbound_nodes if id(n) in kept)
+    operands = iter(node.input_tensors)
+    arity = 1 if op.kind in ("negative", "getitem") else 2
+    args = [_value_config(op.constants[p]) if p in op.constants else tensor(next(operands))
+            for p in range(arity)]
+    if op.kind == "getitem":
+        args.append(_value_config(op.key))
+    name = _OP_CLASSES[op.kind]
+    return {"module": "keras.src.ops.numpy", "class_name": name, "config": {"name": op.name},
+            "registered_name": name, "name": op.name,
+            "inbound_nodes": [{"args": args, "kwargs": {}}]}
+
+
+def _is_op_entry(entry):
+    return (".ops" in str(entry.get("module")) and entry.get("class_name") in _OP_KINDS)
 
 
 def _is_history(value):
@@ -158,9 +217,12 @@ def graph_from_config(cls, config, custom_objects=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict):
             raise ValueError(f"{where}: a layer entry must be a dict, received {entry!r}")
-        layer = deserialize_keras_object(
-            {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}, "layers",
-            custom_objects, where)
+        if _is_op_entry(entry):
+            layer = _OpRecipe(entry)
+        else:
+            layer = deserialize_keras_object(
+                {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")},
+                "layers", custom_objects, where)
         name = entry.get("name", layer.name)
         if name in made:
             raise ValueError(f"{where}: two layers are named {name!r}")
@@ -206,11 +268,34 @@ def graph_from_config(cls, config, custom_objects=None):
         found = [resolve(r) for r in refs]
         return None if any(f is None for f in found) else found
 
+    def op_arguments(node):
+        """An operation's operands: tensors where they exist yet (else None), constants."""
+        def decode(value):
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                found = tensor_of(value["config"]["keras_history"])
+                if found is None:
+                    raise LookupError
+                return found
+            return _value_from_config(value)
+        try:
+            return [decode(v) for v in node["args"]]
+        except LookupError:
+            return None
+
     made_calls = {name: (1 if isinstance(made[name], InputLayer) else 0) for name in made}
     while calls:
         waiting, progress = [], False
         for name, node in calls:
             blocked = any(n == name for n, _ in waiting)   # keep each layer's call order
+            if isinstance(made[name], _OpRecipe) and not blocked:
+                args = op_arguments(node)
+                if args is None:
+                    waiting.append((name, node))
+                    continue
+                outputs_of[(name, made_calls[name])] = [made[name].apply(args)]
+                made_calls[name] += 1
+                progress = True
+                continue
             args = None if blocked else resolve(refs_of(node))
             if args is None:
                 waiting.append((name, node))
@@ -242,3 +327,24 @@ def graph_from_config(cls, config, custom_objects=None):
     model = cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable",
                                                                                 True))
     return model
+
+
+class _OpRecipe:
+    """A saved operation (x + y, -x, x[...]) waiting for its operands: applying it records
+    the same Operation (engine/ops.py) a user's `x + y` records, under the saved name."""
+
+    def __init__(self, entry):
+        self.name, self.kind = entry.get("name"), _OP_KINDS[entry["class_name"]]
+
+    def apply(self, args):
+        from scratchnet.engine import ops
+
+        if self.kind == "getitem":
+            out = ops.getitem(args[0], args[1])
+        elif self.kind == "negative":
+            out = ops.unary("negative", args[0])
+        else:
+            out = ops.binary(self.kind, args[0], args[1])
+        if self.name:
+            out._keras_history[0].name = self.name
+        return out

@@ -83,6 +83,17 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
+def load_weights(model, filepath):
+    """`model.load_weights('m.keras')`: the arrays of a .keras file into a model built in
+    code (as Keras allows): the way back for a model whose class cannot be rebuilt from the
+    file's config."""
+    members = files.read_zip(filepath, "load_weights", required=(WEIGHTS,),
+                             allowed=(CONFIG, METADATA, WEIGHTS, "assets/"))
+    with files.open_h5(members[WEIGHTS], "load_weights", name=f"{filepath} ({WEIGHTS})") as f:
+        plan = weights_h5.read_keras3(f, model, filepath)
+    weights_h5.apply_plan(plan)
+
+
 def build_model(config, what, compile=True):
     """The model a config.json describes, compiled from its compile config when asked."""
     from scratchnet.models.model import Model

@@ -206,7 +206,8 @@ def serialize_keras_object(obj):
 
 
 def _module_for(obj, family, registered):
-    if registered is not None or family is None:
+    builtin = family is not None and _family_objects(family).get(type(obj).__name__) is type(obj)
+    if registered is not None or not builtin:
         return type(obj).__module__
     if family == "layers" and type(obj).__name__ in ("Sequential", "Functional", "Model"):
         return "keras" if type(obj).__name__ == "Sequential" else "keras.src.models.functional"

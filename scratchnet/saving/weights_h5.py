@@ -208,6 +208,10 @@ def load_weights(model, filepath):
     what = "load_weights"
     Model = _check_model(model, what)
     filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):              # the weights inside a whole-model zip
+        from scratchnet.saving import keras_zip
+
+        return keras_zip.load_weights(model, filepath)
     layout = layout_of(filepath, what)
     if not os.path.isfile(filepath):
         raise ValueError(f"{what}: no such file {filepath!r}")
