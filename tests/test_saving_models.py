@@ -474,3 +474,195 @@ def test_subclassed_model_without_get_config(tmp_path, dtype):
                 assert_identical(again.get_weights(), model.get_weights(), "weight")
                 assert_identical([again.predict(x, verbose=0)],
                                  [model.predict(x, verbose=0)], "prediction")
+
+
+# ====================================================== 3. custom objects, unknown classes, safety
+class Scale(sn.keras.layers.Layer):
+    """A user layer: x * w * factor, one weight per feature."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="random_normal",
+                                 name="w")
+
+    def forward(self, x, training=False):           # scratchnet layers: forward / backward
+        return x * self.w * self.factor, x
+
+    def backward(self, dy, x, need_input_grad=True):
+        self.add_grad(0, (dy * x * self.factor).sum(axis=0))
+        return dy * self.w * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@sn.keras.saving.register_keras_serializable(package="scratchnet_tests")
+class RegisteredScale(Scale):
+    pass
+
+
+def with_layer(layer):
+    model = sn.keras.Sequential([sn.keras.Input((4,)), sn.keras.layers.Dense(4), layer,
+                                 sn.keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    model.fit(x, np.ones((3, 2), "float32"), verbose=0)      # the user layer trains a step
+    return model
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_custom_objects_and_registration(tmp_path, fmt):
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    model = with_layer(Scale(factor=3.0))
+    path = str(tmp_path / f"custom{fmt}")
+    model.save(path)
+    with pytest.raises(ValueError, match="Scale") as error:
+        sn.keras.models.load_model(path)
+    assert "custom_objects" in str(error.value)
+    for again in (sn.keras.models.load_model(path, custom_objects={"Scale": Scale}),):
+        assert again.layers[1].factor == 3.0
+        assert_identical(again.get_weights(), model.get_weights(), "weight")
+        assert_identical([again.predict(x, verbose=0)], [model.predict(x, verbose=0)], "pred")
+    with sn.keras.saving.custom_object_scope({"Scale": Scale}):
+        again = sn.keras.models.load_model(path)
+    assert_identical([again.predict(x, verbose=0)], [model.predict(x, verbose=0)], "pred")
+
+    registered = with_layer(RegisteredScale(factor=0.5))
+    path = str(tmp_path / f"registered{fmt}")
+    registered.save(path)
+    again = sn.keras.models.load_model(path)          # no custom_objects needed
+    assert type(again.layers[1]) is RegisteredScale and again.layers[1].factor == 0.5
+    assert_identical([again.predict(x, verbose=0)], [registered.predict(x, verbose=0)], "pred")
+
+
+def keras_made(tmp_path, name, build, fmt=".keras"):
+    with floatx_scope("float32"):
+        model = build()
+        model.compile(optimizer=model._test_optimizer if hasattr(model, "_test_optimizer")
+                      else "adam", loss="mse")
+        path = str(tmp_path / f"{name}{fmt}")
+        quiet_save(model, path)
+    return path
+
+
+def test_lambda_layers_are_refused(tmp_path):
+    """A Keras file whose model holds a Lambda (Python code, marshalled): refused, with
+    safe_mode named, and nothing of the code runs."""
+    path = keras_made(tmp_path, "lambda", lambda: keras.Sequential(
+        [keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2.0), keras.layers.Dense(1)]))
+    with pytest.raises(ValueError, match="safe_mode"):
+        sn.keras.models.load_model(path)
+    with zipfile.ZipFile(path) as archive:                 # also straight from a config
+        config = archive.read("config.json").decode()
+    with pytest.raises(ValueError, match="safe_mode"):
+        sn.keras.models.model_from_json(config)
+
+
+def test_unknown_class_is_one_clear_error(tmp_path):
+    config = json.loads(with_layer(sn.keras.layers.ReLU()).to_json())
+    config["config"]["layers"][2]["class_name"] = "FancyLayer"
+    config["config"]["layers"][2]["module"] = "my_package.layers"
+    with pytest.raises(ValueError, match="FancyLayer"):
+        sn.keras.models.model_from_json(json.dumps(config))
+
+
+def _adam_weight_decay():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model._test_optimizer = keras.optimizers.Adam(weight_decay=0.1)
+    return model
+
+
+@pytest.mark.parametrize("option, build", [
+    ("renorm", lambda: keras.Sequential([keras.Input((3,)),
+                                         keras.layers.BatchNormalization(renorm=True)])),
+    ("weight_decay", _adam_weight_decay),
+])
+def test_keras_options_scratchnet_lacks_are_refused(tmp_path, option, build):
+    path = keras_made(tmp_path, option, build)
+    with pytest.raises(ValueError, match=option):
+        sn.keras.models.load_model(path)
+
+
+# ============================================================== 4. the lecture code, as written
+PYTHON_ML_SAVE_MODEL = '''
+import tensorflow as tf
+model = tf.keras.Sequential()
+model.add(tf.keras.layers.Dense(units=1,input_dim=1))
+model.compile(optimizer='sgd',loss='mse')
+model.fit(x_train, y_train, epochs=3, verbose=0)
+model.evaluate(x_test,y_test, verbose=0)
+model.save('simple_model.h5')
+before = model.predict(x_test, verbose=0)
+model = tf.keras.models.load_model('simple_model.h5')
+loss = model.evaluate(x_test,y_test, verbose=0)
+'''
+
+
+def test_python_ml_ch14_save_and_load_model(tmp_path, monkeypatch):
+    """Python ML ch. 14: model.save('simple_model.h5') then tf.keras.models.load_model of it,
+    the model compiled with loss='mse'. Keras 3.15 cannot load its own file ("Could not
+    deserialize 'keras.metrics.mse'"); scratchnet can, and tf.keras reads scratchnet's file."""
+    monkeypatch.chdir(tmp_path)
+    x = np.arange(-2.0, 2.0, 0.25)
+    data = {"x_train": x, "y_train": 2 * x - 1, "x_test": x[::3], "y_test": 2 * x[::3] - 1}
+    ours = dict(data)
+    exec(PYTHON_ML_SAVE_MODEL.replace("tensorflow", "scratchnet"), ours)
+    assert_identical([ours["model"].predict(data["x_test"], verbose=0)], [ours["before"]],
+                     "prediction")
+    assert np.isfinite(ours["loss"])
+
+    theirs = dict(data)
+    with pytest.raises(Exception, match="mse"):             # Keras 3.15's own round trip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(PYTHON_ML_SAVE_MODEL, theirs)
+
+    os.replace("simple_model.h5", "keras_made.h5")         # Keras's file, read by scratchnet
+    again = sn.keras.models.load_model("keras_made.h5")
+    np.testing.assert_array_equal(again.predict(data["x_test"], verbose=0).astype(np.float32),
+                                  theirs["model"].predict(data["x_test"], verbose=0))
+    assert again.optimizer.iterations == theirs["model"].optimizer.iterations.numpy()
+
+    exec(PYTHON_ML_SAVE_MODEL.replace("tensorflow", "scratchnet"), dict(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras_loaded = keras.models.load_model("simple_model.h5", compile=False)
+    np.testing.assert_array_equal(keras_loaded.predict(data["x_test"], verbose=0),
+                                  sn.keras.models.load_model("simple_model.h5")
+                                  .predict(data["x_test"], verbose=0))
+
+
+HANDS_ON_CV_CH2 = '''
+import tensorflow as tf
+model = tf.keras.models.Sequential()
+model.add(tf.keras.layers.Flatten())
+model.add(tf.keras.layers.Dense(128, activation='relu'))
+model.add(tf.keras.layers.Dense(10, activation='softmax'))
+model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+model.fit(x_train, y_train, epochs=1, verbose=0)
+model.save('mnist_model.keras')
+model.save_weights('mnist.weights.h5')
+loaded = tf.keras.models.load_model('mnist_model.keras')
+'''
+
+
+def test_hands_on_cv_ch2_save_load(tmp_path, monkeypatch):
+    """Hands-On CV ch. 2: `.save()`, `.save_weights()`, `tf.keras.models.load_model()`
+    (the chapter names the calls; the file names here are ours)."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    ns = {"x_train": rng.uniform(0, 1, (16, 28, 28)).astype("float32"),
+          "y_train": rng.integers(0, 10, 16)}
+    exec(HANDS_ON_CV_CH2.replace("tensorflow", "scratchnet"), ns)
+    model, loaded = ns["model"], ns["loaded"]
+    assert_identical(loaded.get_weights(), model.get_weights(), "weight")
+    assert_identical([loaded.predict(ns["x_train"], verbose=0)],
+                     [model.predict(ns["x_train"], verbose=0)], "prediction")
+    twin = keras_load("mnist_model.keras")                  # and tf.keras reads both files
+    np.testing.assert_allclose(twin.predict(ns["x_train"], verbose=0),
+                               model.predict(ns["x_train"], verbose=0), rtol=1e-4, atol=1e-6)
+    twin.load_weights("mnist.weights.h5")
+    assert_identical(twin.get_weights(), model.get_weights(), "weight")
