@@ -8,7 +8,10 @@ For a Dense kernel of shape (fan_in, fan_out):
     glorot_normal   truncated N(0, s),  s = sqrt(2 / (fan_in + fan_out)) / .87962566
     he_uniform      U(-l, l),  l = sqrt(6 / fan_in)
     he_normal       truncated N(0, s),  s = sqrt(2 / fan_in) / .87962566
+    lecun_uniform   U(-l, l),  l = sqrt(3 / fan_in)
+    lecun_normal    truncated N(0, s),  s = sqrt(1 / fan_in) / .87962566
     random_normal   N(0, 0.05);   random_uniform U(-0.05, 0.05);   zeros;   ones
+    truncated_normal  N(0, 0.05) truncated at 2 std-devs;   constant(value)
 
 "Truncated" redraws values further than 2 s from the mean; dividing by .87962566 (the
 std-dev of a unit normal truncated at +-2) keeps the variance at s^2. For convolution kernels
@@ -76,6 +79,18 @@ class Ones(Initializer):
         return np.ones(shape)
 
 
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        super().__init__(None)
+        self.value = value
+
+    def draw(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
@@ -108,6 +123,20 @@ def _truncated_normal(rng, shape, stddev):
         values[outside] = rng.normal(0.0, stddev, size=int(outside.sum()))
         outside = np.abs(values) > 2 * stddev
     return values
+
+
+class TruncatedNormal(Initializer):
+    """N(mean, stddev) with every value beyond 2 stddev from the mean redrawn."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def draw(self, shape, rng):
+        return self.mean + _truncated_normal(rng, shape, self.stddev)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class VarianceScaling(Initializer):
@@ -153,11 +182,23 @@ class HeNormal(VarianceScaling):
         super().__init__(2.0, "fan_in", "truncated_normal", seed)
 
 
+class LecunUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+
+class LecunNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+
+
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal,
+    "constant": Constant, "truncated_normal": TruncatedNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
 }
 
 
@@ -203,4 +244,5 @@ def _snake(name):
     return out
 
 __all__ = ["Initializer", "Zeros", "Ones", "RandomUniform", "RandomNormal", "VarianceScaling",
-           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "get", "serialize"]
+           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Constant",
+           "TruncatedNormal", "LecunUniform", "LecunNormal", "get", "serialize"]

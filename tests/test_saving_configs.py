@@ -79,9 +79,12 @@ def test_layer_configs_equal_keras_and_travel_both_ways(index):
     lambda K: K.losses.BinaryCrossentropy(),
     lambda K: K.metrics.BinaryAccuracy(threshold=0.7),
     lambda K: K.initializers.VarianceScaling(2.0, "fan_out", "uniform", seed=1),
+    lambda K: K.initializers.Constant(0.25),
+    lambda K: K.initializers.TruncatedNormal(mean=0.5, stddev=0.1, seed=3),
+    lambda K: K.initializers.LecunNormal(seed=4),
     lambda K: K.constraints.MinMaxNorm(0.5, 2.0, rate=0.5, axis=[0, 1]),
 ], ids=["sgd", "rmsprop", "adagrad", "adadelta", "adam-schedule", "scce", "bce", "bin-acc",
-        "variance-scaling", "min-max-norm"])
+        "variance-scaling", "constant", "truncated-normal", "lecun-normal", "min-max-norm"])
 def test_component_configs_travel_both_ways(make):
     """Optimizers (with a schedule), losses, metrics, initializers, constraints: Keras
     rebuilds scratchnet's object from its config and the other way, with equal configs."""
