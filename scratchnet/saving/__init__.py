@@ -12,7 +12,8 @@
 import os
 
 from scratchnet.saving.serialization import (CustomObjectScope, custom_object_scope,
-                                             deserialize_keras_object, get_registered_name,
+                                             deserialize_keras_object, get_custom_objects,
+                                             get_registered_name,
                                              get_registered_object,
                                              register_keras_serializable,
                                              serialize_keras_object)
@@ -72,6 +73,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                      f"(it starts with {magic!r})")
 
 
+def clone_model(model):
+    """A new model of the same architecture, with freshly initialized weights (Keras's
+    `keras.models.clone_model` for Sequential and Functional models): rebuilt from its
+    config."""
+    import json
+
+    return model_from_json(json.dumps(serialize_keras_object(model)))
+
+
 def model_from_json(json_string, custom_objects=None):
     """The (uncompiled, freshly initialized) model whose architecture `to_json()` wrote."""
     import json
@@ -88,7 +98,8 @@ def model_from_json(json_string, custom_objects=None):
         return build_model(config, "model_from_json", compile=False)
 
 
-__all__ = ["save_model", "load_model", "model_from_json", "save_weights", "load_weights",
+__all__ = ["save_model", "load_model", "model_from_json", "clone_model", "save_weights",
+           "load_weights", "get_custom_objects",
            "serialize_keras_object", "deserialize_keras_object", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "custom_object_scope",
            "CustomObjectScope"]

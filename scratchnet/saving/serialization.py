@@ -67,6 +67,12 @@ def register_keras_serializable(package="Custom", name=None):
     return decorator
 
 
+def get_custom_objects():
+    """The global {name: class or function} table that loading consults (Keras's): entries
+    added by @register_keras_serializable(), or by hand (`get_custom_objects()['X'] = X`)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
 def get_registered_name(obj):
     """"package>name" for a registered object, else its own name (Keras's function)."""
     return _GLOBAL_CUSTOM_NAMES.get(obj, getattr(obj, "__name__", None))
@@ -368,5 +374,6 @@ def accepted_arguments(cls):
 
 
 __all__ = ["serialize_keras_object", "deserialize_keras_object", "register_keras_serializable",
-           "get_registered_name", "get_registered_object", "custom_object_scope",
+           "get_registered_name", "get_registered_object", "get_custom_objects",
+           "custom_object_scope",
            "CustomObjectScope", "check_keras_only"]
