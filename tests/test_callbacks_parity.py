@@ -10,6 +10,7 @@ values), the warnings and the messages printed at verbose=1.
 
 Tolerances come from tests/tolerances.py; `parity_log.check` records the worst errors.
 """
+import json
 import csv
 import dataclasses
 import os
@@ -436,9 +437,16 @@ def test_tensorboard_event_files_match_keras(case, tmp_path, capsys):
     mine, my_plugins = _read_events(dirs["sn"])
     assert sorted(mine) == sorted(theirs) == ["train", "validation"]
     for run in theirs:
-        # Keras's 'keras' tag is the model's JSON (to_json), which scratchnet models lack
+        # the 'keras' tag is the model's JSON (to_json): the same architecture on both sides
         their_tags = {t: v for t, v in theirs[run].items() if t != "keras"}
-        assert sorted(mine[run]) == sorted(their_tags), run
+        assert sorted(mine[run]) == sorted(theirs[run]), run
+        if "keras" in theirs[run]:
+            assert my_plugins[run]["keras"] == their_plugins[run]["keras"]
+            (_, a), (_, b) = mine[run]["keras"][0], theirs[run]["keras"][0]
+            a, b = (json.loads(bytes(v.reshape(-1)[0]).decode()) for v in (a, b))
+            assert a["class_name"] == b["class_name"]
+            assert ([layer["class_name"] for layer in a["config"]["layers"]]
+                    == [layer["class_name"] for layer in b["config"]["layers"]])
         for tag, events in their_tags.items():
             assert my_plugins[run][tag] == their_plugins[run][tag]
             # (by step: the evaluate after fit writes a second file, and files of the same

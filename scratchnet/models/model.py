@@ -929,11 +929,21 @@ class Model(Layer):
         self.stop_training = False
 
         hooks.call("on_train_begin", {})
+        # A callback may move the start (BackupAndRestore resuming an interrupted fit): to
+        # epoch `model._initial_epoch`, as in Keras, and in scratchnet also to its batch
+        # `model._initial_step` (the batches before it ran before the interruption). Used once.
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        first_step = getattr(self, "_initial_step", None) or 0
+        self._initial_epoch = self._initial_step = None
         for epoch in range(initial_epoch, epochs):
             hooks.call("on_epoch_begin", epoch, {})
             trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+            # the epoch's running means, which BackupAndRestore saves and puts back mid-epoch
+            self._epoch_metrics = [t for _, _, t in trackers] + [m for _, m in metric_objs]
             order = backend.rng().permutation(n) if shuffle else None
             for step, index in enumerate(data.batches(n, batch_size, order)):
+                if epoch == initial_epoch and step < first_step:
+                    continue
                 if batch_hooks:
                     hooks.train_batch_begin(step, {})
                 x_batch = [a[index] for a in xs]
@@ -1067,6 +1077,73 @@ class Model(Layer):
         from scratchnet.saving import load_weights
 
         load_weights(self, filepath)
+
+    # ---- saving the whole model (scratchnet/saving/) -------------------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Write the whole model -- architecture, weights, compile settings, optimizer
+        state -- to `filepath`: 'm.keras' (Keras 3's zip) or 'm.h5' (the legacy HDF5 file
+        that tf.keras 2 wrote and the lectures use). Read it back with
+        `keras.models.load_model(filepath)` (scratchnet's or Keras's)."""
+        from scratchnet.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                   **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON (Keras's format; no weights):
+        `keras.models.model_from_json(text)` rebuilds it."""
+        import json
+
+        from scratchnet.saving.serialization import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
+    def get_compile_config(self):
+        """The arguments of `compile`, serialized (Keras writes them into saved models)."""
+        if not self.compiled:
+            return None
+        from scratchnet.saving.serialization import serialize_keras_object
+
+        loss, loss_weights, metrics = self._compile_args
+        return {"optimizer": serialize_keras_object(self.optimizer),
+                "loss": serialize_keras_object(loss),
+                "loss_weights": serialize_keras_object(loss_weights),
+                "metrics": serialize_keras_object(metrics), "weighted_metrics": None,
+                "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+    def compile_from_config(self, config):
+        """`compile` again from `get_compile_config()`'s dict (scratchnet's or Keras's)."""
+        if not isinstance(config, dict):
+            raise ValueError(f"compile_from_config: expected a dict, received {config!r}")
+        if config.get("weighted_metrics"):
+            raise ValueError("compile_from_config: the saved model uses weighted_metrics "
+                             f"{config['weighted_metrics']!r}, which scratchnet does not "
+                             "support yet")
+        self.compile(optimizer=config.get("optimizer") or "rmsprop", loss=config.get("loss"),
+                     metrics=config.get("metrics"), loss_weights=config.get("loss_weights"))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A subclassed model from its config: cls(**config). Keras requires a subclass whose
+        __init__ takes arguments to return them from get_config (and the base's keys: name,
+        trainable, dtype, which Model's __init__ takes)."""
+        try:
+            return super().from_config(config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{cls.__name__}.from_config: cannot construct the model from its saved "
+                f"config {config} ({error}). Define get_config() returning the arguments of "
+                f"{cls.__name__}.__init__ (and let __init__ pass **kwargs such as name to "
+                "super().__init__), or build the model in code and call "
+                "load_weights(file): .keras, .h5 and .weights.h5 files all hold its weights"
+            ) from None
+
+    def build_from_config(self, config):
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            # JSON turns tuples into lists: one input's [None, 3] is a shape, not a list of them
+            self.build(tuple(shape) if not (shape and isinstance(shape[0], (list, tuple)))
+                       else [tuple(s) for s in shape])
 
     def summary(self, print_fn=None, line_length=None, positions=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

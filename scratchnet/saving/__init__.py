@@ -76,14 +76,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 def clone_model(model):
     """A new model of the same architecture, with freshly initialized weights (Keras's
     `keras.models.clone_model` for Sequential and Functional models): rebuilt from its
-    config."""
-    import json
+    config (not compiled, as in Keras)."""
+    from scratchnet.saving.keras_zip import build_model
 
-    return model_from_json(json.dumps(serialize_keras_object(model)))
+    return build_model(serialize_keras_object(model), "clone_model", compile=False)
 
 
 def model_from_json(json_string, custom_objects=None):
-    """The (uncompiled, freshly initialized) model whose architecture `to_json()` wrote."""
+    """The model whose architecture `to_json()` wrote, with freshly initialized weights
+    (compiled as it was, if it was: Keras's JSON carries the compile config)."""
     import json
 
     from scratchnet.saving.keras_zip import build_model
@@ -95,7 +96,7 @@ def model_from_json(json_string, custom_objects=None):
     if not isinstance(config, dict):
         raise ValueError("model_from_json: the JSON should describe a model (a dict)")
     with custom_object_scope(custom_objects):
-        return build_model(config, "model_from_json", compile=False)
+        return build_model(config, "model_from_json")
 
 
 __all__ = ["save_model", "load_model", "model_from_json", "clone_model", "save_weights",

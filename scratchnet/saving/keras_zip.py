@@ -32,10 +32,9 @@ KERAS_VERSION = "3.15.1"        # the Keras release whose format these files fol
 
 def model_config(model, include_optimizer=True):
     """config.json's content: the model's serialized config with its compile config."""
-    config = serialize_keras_object(model)
-    compile_config = model.get_compile_config() if include_optimizer else None
-    if compile_config is not None:
-        config["compile_config"] = compile_config
+    config = serialize_keras_object(model)         # (with its compile_config, if compiled)
+    if not include_optimizer:
+        config.pop("compile_config", None)
     return config
 
 

@@ -202,6 +202,9 @@ def serialize_keras_object(obj):
         build = getattr(obj, "get_build_config", None)
         if family == "layers" and build is not None and build() is not None:
             config["build_config"] = serialize_keras_object(build())
+        compiled = getattr(obj, "get_compile_config", None)
+        if compiled is not None and compiled() is not None:      # a compiled model
+            config["compile_config"] = serialize_keras_object(compiled())
         return config
     if callable(obj):                     # a function: by its (registered) name
         name = _GLOBAL_CUSTOM_NAMES.get(obj) or getattr(obj, "__name__", None)
