@@ -53,7 +53,15 @@ system of its own, and some of its features reach outside the file:
     * a dataset can declare a huge shape and store nothing (a "shape bomb"), so the declared
       bytes have a total cap and may expand at most `max_ratio` times what is stored;
     * a dataset can ask for a compression filter that HDF5 does not have built in, which
-      makes HDF5 search for and load a plugin library: only the built-in filters are read.
+      makes HDF5 search for and load a plugin library: only the built-in filters are read;
+    * damage in the metadata that says where and how an array is stored (no checksum covers
+      it) can make HDF5 read zeros instead of a lost chunk, another array's bytes, or
+      4-byte floats as 8-byte ones: so every array must have all its bytes stored, in the
+      size its shape and type need, with its checksum applied, and no two arrays may share
+      bytes.
+    * a damaged size in a "global heap" (where HDF5 keeps variable-length strings, such as
+      Keras's `model_config` attribute) makes HDF5 1.14 loop forever when it reads one, in
+      C, where not even Ctrl-C stops it: the heaps are walked in Python first.
 Weights files hold groups and numeric arrays only, so every link is a hard link, every
 object a group or an array. All of it is checked before a single number is read, and any
 error h5py raises on a damaged file (OSError, RuntimeError, KeyError, ...) becomes one
@@ -65,6 +73,7 @@ bytes, HDF5 arrays as NumPy numbers, and what a loader does with them is plain p
 import contextlib
 import errno
 import io
+import mmap
 import os
 import re
 import secrets
@@ -410,6 +419,8 @@ def open_h5(source, what, name=None, check=True):
         label = name or "<bytes>"
         if not len(source):
             raise ValueError(f"{what}: {label!r} is empty (0 bytes), not an HDF5 file")
+        if check:
+            _check_global_heaps(source, what, label)
 
         def opener():
             return h5py.File(io.BytesIO(bytes(source)), "r")
@@ -418,6 +429,10 @@ def open_h5(source, what, name=None, check=True):
         label = name or path
         if not os.path.isfile(path):
             raise ValueError(f"{what}: no such file {label!r}")
+        if check and os.path.getsize(path):
+            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                                       access=mmap.ACCESS_READ) as data:
+                _check_global_heaps(data, what, label)
 
         def opener():
             return h5py.File(path, "r")
@@ -443,6 +458,36 @@ def open_h5(source, what, name=None, check=True):
                          f"({type(error).__name__}: {error})") from None
 
 
+def _check_global_heaps(data, what, label):
+    """Refuse a damaged "global heap" before HDF5 parses it.
+
+    Variable-length values -- the strings of Keras's attributes (`model_config`,
+    `layer_names`, ...) -- live in global heap collections: blocks that start with b"GCOL",
+    version 1, 3 reserved bytes and the block's size (8 bytes), followed by objects, each an
+    index (2 bytes), a reference count (2), 4 reserved bytes, its size (8) and its data
+    padded to 8 bytes; index 0 is the free space, whose size covers its own header. HDF5
+    1.14 walks the objects of a block by their sizes, and a free-space object of size 0
+    (easily made by one damaged size: the walk lands in the middle of the zeros) makes it
+    step 0 bytes forever: reading a string attribute then hangs, in C, uninterruptibly.
+    So the walk is done here first, and a block whose walk would stall or overrun is refused.
+    (Searching for b"GCOL" finds every block HDF5 could load: it checks that signature.)
+    """
+    at = data.find(b"GCOL")
+    while at != -1:
+        end = at + int.from_bytes(data[at + 8:at + 16], "little")
+        if data[at + 4:at + 5] == b"\x01" and at + 16 <= end <= len(data):
+            p = at + 16
+            while p + 16 <= end:                       # less room: HDF5 counts it as free
+                index = int.from_bytes(data[p:p + 2], "little")
+                size = int.from_bytes(data[p + 8:p + 16], "little")
+                step = size if index == 0 else 16 + (size + 7) // 8 * 8
+                if step == 0 or p + step > end:
+                    raise ValueError(f"{what}: {label!r} is damaged: the global heap at "
+                                     f"byte {at} (where its strings are stored) is corrupt")
+                p += step
+        at = data.find(b"GCOL", at + 1)
+
+
 def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
                   ratio_floor=16 * MiB):
     """Walk every link of the open file `f` and refuse, with one ValueError naming the file
@@ -459,7 +504,7 @@ def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
         raise ValueError(f"{what}: {label!r}: /{path} {problem}")
 
     # An explicit stack, not recursion: a file may nest groups thousands deep.
-    seen, total, stack = {f.id}, 0, [(f, "")]
+    seen, total, stack, spans = {f.id}, 0, [(f, "")], []
     while stack:
         group, prefix = stack.pop()
         for key in group:
@@ -479,15 +524,25 @@ def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
                     seen.add(obj.id)
                     stack.append((obj, path + "/"))
             elif isinstance(obj, h5py.Dataset):
-                total += _check_dataset(h5py, obj, path, refuse, max_ratio, ratio_floor)
+                if obj.id in seen:                      # one array under two names
+                    continue
+                seen.add(obj.id)
+                total += _check_dataset(h5py, obj, path, refuse, max_ratio, ratio_floor,
+                                        spans)
                 if total > max_total:
                     refuse(path, f"brings the declared size of the arrays to {total:,} "
                                  f"bytes, more than the limit of {max_total:,}")
             else:
                 refuse(path, f"is a {type(obj).__name__}, not a group or an array")
+    # No two arrays may store their numbers in the same bytes: a damaged address that points
+    # one array at another's (intact, checksummed) bytes would load other numbers silently.
+    spans.sort()
+    for (start, end, path), (next_start, _, next_path) in zip(spans, spans[1:]):
+        if next_start < end:
+            refuse(path, f"stores its numbers in the same bytes as /{next_path}")
 
 
-def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor):
+def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor, spans):
     """Refuse a dataset a weights file cannot hold; return its declared size in bytes."""
     if dataset.external:
         refuse(path, f"keeps its numbers in external files {dataset.external}; "
@@ -502,8 +557,8 @@ def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor):
     if dataset.shape is None:
         refuse(path, "has no shape (an empty dataspace), not an array")
     plist = dataset.id.get_create_plist()
-    for i in range(plist.get_nfilters()):
-        code = plist.get_filter(i)[0]
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    for code in filters:
         if code not in _BUILTIN_FILTERS:
             refuse(path, f"needs HDF5 filter {code}, which is not built in: HDF5 would load "
                          "a plugin library to read it")
@@ -514,4 +569,48 @@ def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor):
     if declared > ratio_floor and declared > max_ratio * stored:
         refuse(path, f"declares {declared:,} bytes but stores {stored:,} (more than "
                      f"{max_ratio}x: a shape bomb)")
+    if declared:
+        _check_storage(h5py, dataset, path, refuse, plist, filters, declared, stored, spans)
     return declared
+
+
+def _check_storage(h5py, dataset, path, refuse, plist, filters, declared, stored, spans):
+    """Are the array's numbers all stored, where it says, in the size its type needs?
+
+    A weights file stores every number it declares (h5py and Keras write whole arrays), so
+    an array with nothing or only part stored -- HDF5 would quietly read its "fill value",
+    zeros -- or whose stored size does not fit its type and shape (a damaged datatype:
+    4-byte floats read as 8-byte ones) is a damaged file. The stored ranges are collected in
+    `spans` so that check_h5_tree can refuse two arrays sharing bytes."""
+    layout = plist.get_layout()
+    if layout == h5py.h5d.CONTIGUOUS:
+        offset = dataset.id.get_offset()
+        if offset is None or stored != declared:
+            refuse(path, f"stores {stored:,} bytes where its shape and type need "
+                         f"{declared:,}: the file is damaged")
+        spans.append((offset, offset + stored, path))
+    elif layout == h5py.h5d.CHUNKED and hasattr(dataset.id, "get_num_chunks"):
+        shape, chunks = dataset.shape, dataset.chunks
+        expected = 1
+        for n, c in zip(shape, chunks):
+            expected *= -(-int(n) // int(c))
+        found = dataset.id.get_num_chunks()
+        if found != expected:
+            refuse(path, f"stores {found} of its {expected} chunks (the others would read "
+                         "as zeros): the file is damaged")
+        chunk_bytes = dataset.dtype.itemsize
+        for c in chunks:
+            chunk_bytes *= int(c)
+        if set(filters) <= {3}:                         # unfiltered, or only Fletcher-32
+            chunk_bytes += 4 if filters else 0
+        else:
+            chunk_bytes = None                          # compressed: any size
+        for i in range(found):
+            info = dataset.id.get_chunk_info(i)
+            if info.filter_mask:
+                refuse(path, "has a chunk stored without its filters (without its "
+                             "checksum): the file is damaged")
+            if chunk_bytes is not None and info.size != chunk_bytes:
+                refuse(path, f"has a chunk of {info.size} bytes where its shape and type "
+                             f"need {chunk_bytes}: the file is damaged")
+            spans.append((info.byte_offset, info.byte_offset + info.size, path))
