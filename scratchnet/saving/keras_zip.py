@@ -18,6 +18,7 @@ rebuilt model are they assigned. The archive is read through files.read_zip, whi
 path tricks and zip bombs before anything is unpacked; the file is written through
 files.write_zip, atomically.
 """
+import contextlib
 import datetime
 import io
 import json
@@ -97,14 +98,27 @@ def build_model(config, what, compile=True):
     """The model a config.json describes, compiled from its compile config when asked."""
     from scratchnet.models.model import Model
 
-    try:
+    with naming_the_file(what):
         model = deserialize_keras_object(config, "layers", where=what)
-    except (TypeError, KeyError, IndexError, AttributeError) as error:
-        raise ValueError(f"{what}: the model config cannot be rebuilt "
-                         f"({type(error).__name__}: {error})") from None
     if not isinstance(model, Model):
         raise ValueError(f"{what}: the file describes a {type(model).__name__}, not a model")
     compile_config = config.get("compile_config")
     if compile and compile_config:
-        model.compile_from_config(compile_config)
+        with naming_the_file(what):
+            model.compile_from_config(compile_config)
     return model
+
+
+@contextlib.contextmanager
+def naming_the_file(what):
+    """Errors of rebuilding from a saved config (a layer's own ValueError, or a TypeError of
+    a damaged config) as one ValueError that starts with `what` (which names the file)."""
+    try:
+        yield
+    except ValueError as error:
+        if str(error).startswith(what):
+            raise
+        raise ValueError(f"{what}: {error}") from None
+    except (TypeError, KeyError, IndexError, AttributeError) as error:
+        raise ValueError(f"{what}: the saved config cannot be used "
+                         f"({type(error).__name__}: {error})") from None

@@ -22,7 +22,7 @@ import json
 import numpy as np
 
 from scratchnet.saving import files, weights_h5
-from scratchnet.saving.keras_zip import build_model
+from scratchnet.saving.keras_zip import build_model, naming_the_file
 from scratchnet.saving.serialization import (custom_object_scope, safe_mode_scope,
                                              serialize_keras_object)
 
@@ -123,8 +123,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with custom_object_scope(custom_objects), safe_mode_scope(safe_mode):   # 2. the model
         model = build_model(config, what, compile=False)
         if train_text is not None:
-            model.compile_from_config(_compile_config(_json(train_text, what,
-                                                            "training_config")))
+            with naming_the_file(what):
+                model.compile_from_config(_compile_config(_json(train_text, what,
+                                                                "training_config")))
     with files.open_h5(filepath, "load_model") as f:          # 3. the arrays, all checked
         if "model_weights" not in f:
             raise ValueError(f"{what}: no model_weights group")

@@ -40,6 +40,7 @@ import os
 import numpy as np
 
 from scratchnet.layers.base import snake_case
+from scratchnet.saving.files import open_h5
 from scratchnet.saving.files import write_atomically as _write_atomically
 
 
@@ -213,22 +214,17 @@ def load_weights(model, filepath):
 
         return keras_zip.load_weights(model, filepath)
     layout = layout_of(filepath, what)
-    if not os.path.isfile(filepath):
-        raise ValueError(f"{what}: no such file {filepath!r}")
-    h5py = _h5py()
-    try:
-        with h5py.File(filepath, "r") as f:
-            if layout == "legacy" and "layer_names" not in f.attrs and "model_weights" in f:
-                f = f["model_weights"]          # a whole-model .h5 file (model.save), as Keras
-            if layout == "legacy" and "layer_names" not in f.attrs and "layers" in f:
-                layout = "keras3"               # a Keras 3 file under a plain .h5 name
-            if layout == "keras3":
-                plan = read_keras3(f, model, filepath)
-            else:
-                plan = _read_legacy(f, model, Model, filepath)
-    except (OSError, RuntimeError, KeyError, TypeError) as error:   # h5py on damaged files
-        raise ValueError(f"{what}: {filepath!r} is not a readable HDF5 weights file "
-                         f"({type(error).__name__}: {error})") from None
+    # files.open_h5 checks the file's structure first (no links out of it, no external
+    # data) and turns whatever h5py raises on a damaged file into one ValueError naming it
+    with open_h5(filepath, what) as f:
+        if layout == "legacy" and "layer_names" not in f.attrs and "model_weights" in f:
+            f = f["model_weights"]              # a whole-model .h5 file (model.save), as Keras
+        if layout == "legacy" and "layer_names" not in f.attrs and "layers" in f:
+            layout = "keras3"                   # a Keras 3 file under a plain .h5 name
+        if layout == "keras3":
+            plan = read_keras3(f, model, filepath)
+        else:
+            plan = _read_legacy(f, model, Model, filepath)
     apply_plan(plan)
 
 
