@@ -541,23 +541,7 @@ def original_of(name, tmp_path_factory):
     return _ORIGINALS[name]
 
 
-# Loaders outside files.py that break a rule today (found by this fuzz; each has a
-# deterministic test below that fails until it is fixed, strict: remove the marks then).
-_LOADER_GAPS = {
-    "legacy weights .h5": "weights_h5.load_weights opens files with h5py.File, not "
-    "files.open_h5: h5py's ValueErrors and the UnicodeDecodeError of a damaged layer name "
-    "escape without the file's name",
-    "weights.h5": "weights_h5.load_weights opens files with h5py.File, not files.open_h5: "
-    "h5py's ValueError ('Insufficient precision in available types') of a damaged datatype "
-    "escapes without the file's name",
-    "model .h5": "keras_zip.build_model lets the ValueErrors of deserialization (unknown "
-    "config key or class in a damaged model_config attribute) out without the file's name",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=False, reason=_LOADER_GAPS[n])) if n in _LOADER_GAPS else n
-    for n in sorted(FILE_KINDS)])
+@pytest.mark.parametrize("name", sorted(FILE_KINDS))
 @given(data=st.data())
 def test_damaged_files_load_exactly_or_raise_one_clear_error(tmp_path_factory, name, data):
     original = original_of(name, tmp_path_factory)
@@ -582,8 +566,8 @@ def test_any_flipped_byte_of_a_stored_array_is_caught(tmp_path_factory, name):
             assert try_damaged(original, bytes(raw), [(at, at + 1)], directory) == "refused"
 
 
-@pytest.mark.xfail(strict=True, reason=_LOADER_GAPS["legacy weights .h5"])
 def test_a_layer_name_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+    """Found by the fuzz: h5py's UnicodeDecodeError escaped load_weights unnamed."""
     model = small_model()
     path = str(tmp_path / "hostile.h5")
     model.save_weights(path)
@@ -597,8 +581,8 @@ def test_a_layer_name_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
 
 
 @pytest.mark.skipif(not has_load_model(), reason="model.save/load_model not built yet")
-@pytest.mark.xfail(strict=True, reason=_LOADER_GAPS["model .h5"])
 def test_a_damaged_model_config_is_refused_naming_the_file(tmp_path):
+    """Found by the fuzz: a deserialization ValueError escaped load_model unnamed."""
     model = small_model()
     path = str(tmp_path / "hostile.h5")
     model.save(path)
@@ -852,14 +836,7 @@ def test_open_h5_refuses_files_that_point_elsewhere_or_hold_no_numbers(tmp_path,
             f[KERNEL][()]
 
 
-_NOT_WIRED = pytest.mark.xfail(
-    strict=True, reason="weights_h5.load_weights does not open files with files.open_h5 "
-    "(which runs check_h5_tree) yet: it reads these numbers from elsewhere. weights_h5.py is "
-    "the lead's; remove this mark once it does.")
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=_NOT_WIRED) if v[2] == "elsewhere"
-                                  else c for c, v in sorted(HOSTILE_H5.items())])
+@pytest.mark.parametrize("case", sorted(HOSTILE_H5))
 def test_load_weights_refuses_hostile_hdf5_and_changes_nothing(tmp_path, case):
     path, message = _hostile_h5(str(tmp_path), case)
     model = small_model()
@@ -878,6 +855,16 @@ def test_extra_arrays_are_refused(tmp_path):
     with pytest.raises(ValueError, match="hostile.weights.h5.*has 3 arrays.*has 2"):
         model.load_weights(path)
     assert same_arrays(before, model.get_weights())
+
+
+def _odd_floats(f):
+    """IEEE single-precision bytes stored under a float type with another bit layout (no
+    implied leading 1): what a damaged datatype message does. h5py reads other numbers."""
+    odd = h5py.h5t.IEEE_F32LE.copy()
+    odd.set_norm(h5py.h5t.NORM_NONE)
+    dataset = h5py.h5d.create(f.id, b"odd", odd, h5py.h5s.create_simple((3,)))
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([1.0, 2.0, 3.0], "f4"), mtype=odd)
+    assert f["odd"].dtype == np.float32 and f["odd"][()].tolist() != [1.0, 2.0, 3.0]
 
 
 def test_check_h5_tree_refuses_what_a_weights_file_never_holds(tmp_path):
@@ -903,6 +890,11 @@ def test_check_h5_tree_refuses_what_a_weights_file_never_holds(tmp_path):
                           "stores 0 bytes where its shape and type need 12"),
         "half written": (lambda f: f.create_dataset("h", shape=(4,), dtype="f4", chunks=(2,))
                          .__setitem__(slice(0, 2), 1.0), "stores 1 of its 2 chunks"),
+        "chunk outside": (lambda f: f.create_dataset("c", shape=(3,), dtype="f4", chunks=(3,))
+                          .id.write_direct_chunk((3,), bytes(12)), "outside its shape"),
+        "made-up float format": (_odd_floats, "non-standard format"),
+        "complex numbers": (lambda f: f.create_dataset("z", data=np.ones(2, "c8")),
+                            "complex"),
     }
     for name, (make, message) in cases.items():
         path = str(tmp_path / f"{name.replace(' ', '_')}.h5")
@@ -980,6 +972,26 @@ def test_a_damaged_string_heap_is_refused_before_hdf5_loops_forever(tmp_path):
     if has_load_model():
         with pytest.raises(ValueError, match="hangs.h5.*global heap"):
             sn.keras.models.load_model(str(path))
+
+
+def test_an_attribute_whose_type_is_damaged_is_refused_before_h5py_crashes(tmp_path):
+    """One bit found by the fuzz: a variable-length *string* attribute's type made a
+    variable-length *sequence* (type field 1 -> 2). h5py then crashes the process with a
+    segmentation fault when it reads the attribute; check_h5_tree looks at every attribute's
+    type class without reading it."""
+    path = str(tmp_path / "crashes.h5")
+    with h5py.File(path, "w") as f:
+        f.attrs["training_config"] = '{"loss": "mse"}'
+    raw = bytearray(open(path, "rb").read())
+    string_type = bytes([0x19, 0x01, 0x01, 0x00, 0x10, 0, 0, 0])   # vlen, UTF-8 string
+    assert raw.count(string_type) == 1
+    raw[raw.index(string_type) + 1] = 0x02
+    open(path, "wb").write(bytes(raw))
+    with h5py.File(path, "r") as f:                   # the type only, not the value
+        assert f.attrs.get_id("training_config").get_type().get_class() == h5py.h5t.VLEN
+    with pytest.raises(ValueError, match="crashes.h5.*'training_config' of HDF5 type class 9"):
+        with open_h5(path, "load_model"):
+            pass
 
 
 def test_open_h5_names_the_file_for_every_h5py_error(tmp_path):

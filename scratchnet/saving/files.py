@@ -55,10 +55,14 @@ system of its own, and some of its features reach outside the file:
     * a dataset can ask for a compression filter that HDF5 does not have built in, which
       makes HDF5 search for and load a plugin library: only the built-in filters are read;
     * damage in the metadata that says where and how an array is stored (no checksum covers
-      it) can make HDF5 read zeros instead of a lost chunk, another array's bytes, or
-      4-byte floats as 8-byte ones: so every array must have all its bytes stored, in the
-      size its shape and type need, with its checksum applied, and no two arrays may share
-      bytes.
+      it) can make HDF5 read zeros instead of a lost chunk, another array's bytes, 4-byte
+      floats as 8-byte ones, or floats in a made-up bit layout: so every array must be
+      stored whole (every chunk, at a position inside the array), in the size its shape and
+      type need, with its checksum applied, in a standard number format (IEEE floats, plain
+      integers), and no two arrays may share bytes.
+    * attributes (names, numbers, JSON text) must be integers, floats or strings: one
+      flipped bit can turn a string's type into a "variable-length sequence", and h5py
+      crashes the process (segmentation fault) reading it;
     * a damaged size in a "global heap" (where HDF5 keeps variable-length strings, such as
       Keras's `model_config` attribute) makes HDF5 1.14 loop forever when it reads one, in
       C, where not even Ctrl-C stops it: the heaps are walked in Python first.
@@ -507,6 +511,7 @@ def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
     seen, total, stack, spans = {f.id}, 0, [(f, "")], []
     while stack:
         group, prefix = stack.pop()
+        _check_attributes(h5py, group, prefix.rstrip("/"), refuse)
         for key in group:
             path = prefix + key
             link = group.get(key, getlink=True)
@@ -527,6 +532,7 @@ def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
                 if obj.id in seen:                      # one array under two names
                     continue
                 seen.add(obj.id)
+                _check_attributes(h5py, obj, path, refuse)
                 total += _check_dataset(h5py, obj, path, refuse, max_ratio, ratio_floor,
                                         spans)
                 if total > max_total:
@@ -542,6 +548,31 @@ def check_h5_tree(f, what, name=None, max_total=4 * GiB, max_ratio=1000,
             refuse(path, f"stores its numbers in the same bytes as /{next_path}")
 
 
+# Attributes hold names, numbers and JSON text (Keras's layer_names, weight_names,
+# model_config): integers, floats and strings, fixed or variable length, each at most this.
+_ATTRIBUTE_CLASSES = {0: "integer", 1: "float", 3: "string"}
+_MAX_ATTRIBUTE_BYTES = 64 * MiB
+
+
+def _check_attributes(h5py, obj, path, refuse):
+    """Look at every attribute's type and size without reading it. A damaged type can say
+    "variable-length sequence" where a string was (one flipped bit), and h5py then crashes
+    the whole process (a segmentation fault) when it reads the attribute."""
+    for name in obj.attrs:
+        attribute = obj.attrs.get_id(name)
+        kind = attribute.get_type().get_class()
+        if kind not in _ATTRIBUTE_CLASSES:
+            refuse(path, f"has an attribute {name!r} of HDF5 type class {kind}, not an "
+                         "integer, float or string: the file is damaged or not a weights "
+                         "file")
+        declared = attribute.get_type().get_size()
+        for n in attribute.shape or ():
+            declared *= int(n)
+        if declared > _MAX_ATTRIBUTE_BYTES:
+            refuse(path, f"has an attribute {name!r} of {declared:,} bytes, more than "
+                         f"{_MAX_ATTRIBUTE_BYTES:,}")
+
+
 def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor, spans):
     """Refuse a dataset a weights file cannot hold; return its declared size in bytes."""
     if dataset.external:
@@ -551,9 +582,13 @@ def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor, spans):
         refuse(path, "is a virtual dataset (assembled from other datasets or files)")
     dtype = dataset.dtype
     if (h5py.check_vlen_dtype(dtype) is not None or h5py.check_ref_dtype(dtype) is not None
-            or dtype.kind not in "biufc" or dtype.fields is not None):
-        refuse(path, f"holds {dtype} values (strings, references, variable-length or "
-                     "records), not an array of numbers")
+            or dtype.kind not in "biuf" or dtype.fields is not None):
+        refuse(path, f"holds {dtype} values (strings, references, variable-length, complex "
+                     "or records), not an array of numbers")
+    if dtype.kind in "iuf" and not _standard_number_type(h5py, dataset.id.get_type()):
+        refuse(path, "stores its numbers in a non-standard format (an HDF5 number type that "
+                     "is not IEEE floating point or a plain integer: a damaged datatype, "
+                     "whose numbers would be converted into other numbers)")
     if dataset.shape is None:
         refuse(path, "has no shape (an empty dataspace), not an array")
     plist = dataset.id.get_create_plist()
@@ -572,6 +607,18 @@ def _check_dataset(h5py, dataset, path, refuse, max_ratio, ratio_floor, spans):
     if declared:
         _check_storage(h5py, dataset, path, refuse, plist, filters, declared, stored, spans)
     return declared
+
+
+def _standard_number_type(h5py, type_id):
+    """Is this HDF5 number type one that NumPy has: IEEE 754 half, single or double, or a
+    two's-complement integer of 1-8 bytes, either byte order? HDF5 can describe any other
+    layout of bits (where the exponent sits, its bias, ...), and converts such numbers to
+    the nearest NumPy type: a damaged description silently gives other numbers."""
+    names = [f"IEEE_F{bits}{order}" for bits in (16, 32, 64) for order in ("LE", "BE")]
+    names += [f"STD_{sign}{bits}{order}" for sign in "IU" for bits in (8, 16, 32, 64)
+              for order in ("LE", "BE")]
+    return any(type_id.equal(getattr(h5py.h5t, name)) for name in names
+               if hasattr(h5py.h5t, name))
 
 
 def _check_storage(h5py, dataset, path, refuse, plist, filters, declared, stored, spans):
@@ -605,8 +652,16 @@ def _check_storage(h5py, dataset, path, refuse, plist, filters, declared, stored
             chunk_bytes += 4 if filters else 0
         else:
             chunk_bytes = None                          # compressed: any size
+        places = set()
         for i in range(found):
             info = dataset.id.get_chunk_info(i)
+            place = tuple(int(o) for o in info.chunk_offset)
+            if any(o % int(c) or o >= int(n) for o, c, n in zip(place, chunks, shape)) or (
+                    place in places):
+                refuse(path, f"has a chunk at position {place}, outside its shape {shape} "
+                             "or twice (the array would read zeros there): the file is "
+                             "damaged")
+            places.add(place)
             if info.filter_mask:
                 refuse(path, "has a chunk stored without its filters (without its "
                              "checksum): the file is damaged")
