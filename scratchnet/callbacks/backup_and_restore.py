@@ -71,13 +71,12 @@ from an uninterrupted one; Keras's `delete_checkpoint` deletes `backup_dir` and 
 it, scratchnet deletes the files it wrote, the temporary files of saves that were killed,
 and the directory when that leaves it empty.
 """
-import hashlib
 import json
 import os
 import shutil
 
 from scratchnet import backend
-from scratchnet.callbacks.callback import Callback
+from scratchnet.callbacks.callback import Callback, SavesEveryNBatches
 
 _WEIGHTS = "latest.weights.h5"
 _PENDING = "pending.weights.h5"
@@ -94,11 +93,9 @@ def _write_atomically(filepath, write):
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from scratchnet.datasets.cache import file_sha256    # (datasets load on first use)
+
+    return file_sha256(path)
 
 
 def _is_count(value):
@@ -119,7 +116,7 @@ def _layer_generators(model):
             if getattr(layer, "_generator", None) is not None]
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(SavesEveryNBatches, Callback):
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
                  delete_checkpoint=True):
         super().__init__()
@@ -306,21 +303,6 @@ class BackupAndRestore(Callback):
         if self.save_freq == "epoch" or self._backup_at_epoch_end:
             self._backup_at_epoch_end = False
             self._save_model(step=0)
-
-    def _should_save_on_batch(self, batch):
-        """Count the batches since the last backup (the index restarts at 0 each epoch)."""
-        if self.save_freq == "epoch":
-            return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            add_batches = batch + 1
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
 
     def _save_model(self, step):
         """Back up now; fit would go on at batch `step` of epoch `self._current_epoch`."""

@@ -258,3 +258,22 @@ class CallbackList(Callback):
 
     def on_predict_end(self, logs=None):
         self._each("on_predict_end", logs=logs)
+
+
+class SavesEveryNBatches:
+    """Keras's count for `save_freq=N` (ModelCheckpoint, BackupAndRestore): save after every
+    N batches, counted across epochs (the batch index restarts at 0 with each epoch). The
+    callback keeps `_batches_seen_since_last_saving` and `_last_batch_seen` (None or the
+    last index seen)."""
+
+    def _should_save_on_batch(self, batch):
+        if self.save_freq == "epoch":
+            return False
+        last = self._last_batch_seen
+        new_epoch = last is None or batch <= last
+        self._batches_seen_since_last_saving += batch + 1 if new_epoch else batch - last
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False

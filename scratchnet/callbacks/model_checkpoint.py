@@ -47,11 +47,12 @@ import warnings
 
 import numpy as np
 
+from scratchnet.callbacks.callback import SavesEveryNBatches
 from scratchnet.callbacks.monitor import MonitorCallback
 from scratchnet.callbacks.progbar import print_msg
 
 
-class ModelCheckpoint(MonitorCallback):
+class ModelCheckpoint(SavesEveryNBatches, MonitorCallback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
@@ -99,21 +100,6 @@ class ModelCheckpoint(MonitorCallback):
             self._set_monitor_op()   # now the model's metrics are known
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
-
-    def _should_save_on_batch(self, batch):
-        """Count the batches since the last save (the batch index restarts at 0 each epoch)."""
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            add_batches = batch + 1          # a new epoch: batches 0 .. batch
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
 
     def _should_save_model(self, epoch, batch, logs, filepath):
         """Save now? Always, unless save_best_only and `monitor` did not improve."""
