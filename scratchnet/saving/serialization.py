@@ -237,7 +237,7 @@ def dtype_from_config(value, where):
         name = value
     if name is None:
         return None
-    if name not in ("float32", "float64", "float16"):
+    if name not in ("float32", "float64"):
         raise ValueError(f"{where}: dtype policy {name!r} is not supported by scratchnet "
                          "(float32 or float64 only; no mixed precision)")
     return name
@@ -245,8 +245,10 @@ def dtype_from_config(value, where):
 
 # ------------------------------------------------------------------ deserializing
 def deserialize_keras_object(config, family, custom_objects=None, where=None):
-    """The object a config (a dict as written by `serialize_keras_object`, or a bare name
-    such as 'glorot_uniform') describes. `family` is where to look up a bare name."""
+    """The object a config (a dict as written by `serialize_keras_object`) describes; the
+    class is looked up in `family` first (layers, initializers, ...). A bare name is
+    resolved here only when it is a custom or registered object (else None: each family's
+    own get() knows its names, such as 'glorot_uniform')."""
     where = where or f"deserialize ({family})"
     custom_objects = dict(custom_objects or {})
     if config is None:
