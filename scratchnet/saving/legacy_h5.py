@@ -17,6 +17,7 @@ Keras 3 still writes this file but cannot read back one whose metrics are named 
 ("Could not deserialize 'keras.metrics.mse'"); scratchnet reads those, and tf.keras 2's files,
 whose configs use the older layer and node formats.
 """
+import hashlib
 import json
 
 import numpy as np
@@ -68,9 +69,9 @@ def save_model(model, filepath, include_optimizer=True):
     def write(f):
         f.attrs["keras_version"] = weights_h5.KERAS_VERSION
         f.attrs["backend"] = "scratchnet"
-        f.attrs["model_config"] = model_config
+        _text_attribute(f, "model_config", model_config)
         if train_config is not None:
-            f.attrs["training_config"] = json.dumps(train_config)
+            _text_attribute(f, "training_config", json.dumps(train_config))
         weights_h5._write_legacy(f.create_group("model_weights"), model, Model)
         if include_optimizer and model.optimizer is not None:
             write_optimizer(f, model)
@@ -96,6 +97,25 @@ def write_optimizer(f, model):
         weights_h5._dataset(group, name, array)
 
 
+def _text_attribute(f, name, text):
+    """A JSON attribute, and beside it its SHA-256 (`<name>_sha256`, which Keras ignores):
+    HDF5 checksums no attribute, so without it a damaged character of a layer's name would
+    load as another model."""
+    f.attrs[name] = text
+    f.attrs[f"{name}_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+
+
+def _checked_text(f, name, what):
+    """The attribute's text, checked against its SHA-256 when the file has one."""
+    text = _attribute(f, name)
+    expected = _attribute(f, f"{name}_sha256")
+    if text is not None and expected is not None and (
+            hashlib.sha256(text.encode()).hexdigest() != expected):
+        raise ValueError(f"{what}: the {name} attribute is damaged (its SHA-256 does not match "
+                         "the one saved with it)")
+    return text
+
+
 def _attribute(f, name):
     """A string attribute, also when Keras split it into name0, name1, ... (too big for one
     HDF5 header)."""
@@ -114,8 +134,8 @@ def _attribute(f, name):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     what = f"load_model: {filepath!r}"
     with files.open_h5(filepath, "load_model") as f:          # 1. the configs
-        text = _attribute(f, "model_config")
-        train_text = _attribute(f, "training_config") if compile else None
+        text = _checked_text(f, "model_config", what)
+        train_text = _checked_text(f, "training_config", what) if compile else None
     if text is None:
         raise ValueError(f"{what}: no model_config attribute: this HDF5 file holds "
                          "weights only; build the model and call load_weights instead")

@@ -28,8 +28,9 @@ that runs code (no pickle). Two layouts, chosen by the file name as Keras does:
 Safety: a save writes a temporary file next to the target, flushes and fsyncs it, then
 renames it over the target, so a crash leaves the old file or the new one, never half of one;
 every array carries HDF5's Fletcher-32 checksum, so damaged numbers are caught on loading
-(in a fuzz of 1,000 randomly damaged files, 2 still loaded changed numbers: flips in the
-HDF5 metadata that describes the arrays, which no checksum covers).
+(scripts/fuzz_saving.py: of 8,000 randomly damaged .weights.h5 files, 4 still loaded other
+numbers -- arrays read as zeros through a damaged chunk address, and all-zero bytes pass
+Fletcher-32 -- the rest loaded exactly or were refused; files.py says what else is checked).
 A load reads and checks every array (present, right shape) before it assigns any: a file
 that does not fit leaves the model exactly as it was, with one ValueError that names the
 file, the layer and what was expected and found. Sequential, Functional (also nested) and
