@@ -4,8 +4,6 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import scratchnet as sn
 from tf_support import import_tf
