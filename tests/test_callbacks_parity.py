@@ -28,17 +28,7 @@ tf = import_tf()
 from reference import floatx_scope  # noqa: E402  (needs TF)
 
 AREA = "callbacks"
-RNG = np.random.default_rng(7)
-X = RNG.normal(size=(24, 3))
-Y = (X @ np.array([1.0, -2.0, 0.5]) + 0.3 * RNG.normal(size=24) > 0).astype("int64")
-X_VAL = RNG.normal(size=(10, 3))
-Y_VAL = (X_VAL @ np.array([1.0, -2.0, 0.5]) > 0).astype("int64")
-
-
-def build(K):
-    return K.Sequential([K.Input((3,)),
-                         K.layers.Dense(5, activation="tanh", name="hidden"),
-                         K.layers.Dense(2, activation="softmax", name="out")], name="net")
+from small_classifier import X, X_VAL, Y, Y_VAL, build  # noqa: E402
 
 
 def compile_args(K, lr=0.1, metrics=("accuracy",)):
