@@ -14,16 +14,16 @@ few TensorFlow names lecture code uses around its models are here as thin NumPy 
 tf.convert_to_tensor; tf.random.set_seed (TF1: tf.set_random_seed), tf.optimizers,
 tf.losses, TF1's tf.train.AdamOptimizer.
 """
-from scratchnet import (activations, backend, callbacks, initializers, layers, losses, metrics,
-                        models, nn, optimizers, random, train, utils)
-from scratchnet.basics import (bool_, cast, constant, convert_to_tensor, float16, float32,
-                               float64, int8, int16, int32, int64, newaxis, uint8)
+from scratchnet import (activations, backend, callbacks, config, initializers, layers, losses,
+                        metrics, models, nn, optimizers, random, train, utils, version)
+from scratchnet.basics import (TensorShape, bool_, cast, constant, convert_to_tensor, float16,
+                               float32, float64, int8, int16, int32, int64, newaxis, uint8)
 from scratchnet.layers import Input
 from scratchnet.models import Model, Sequential
 
 set_random_seed = random.set_seed       # TF1's tf.set_random_seed
 
-__version__ = "0.1.0"
+__version__ = version.VERSION          # scratchnet's version (tf.version.VERSION too)
 
 
 def __getattr__(name):
@@ -35,7 +35,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "bool_", "callbacks",
+__all__ = ["Input", "Model", "Sequential", "TensorShape", "activations", "backend", "bool_",
+           "callbacks", "config", "version",
            "cast", "constant", "convert_to_tensor", "datasets", "float16", "float32", "float64",
            "initializers", "int16", "int32", "int64", "int8", "keras", "layers", "losses",
            "metrics", "models", "newaxis", "nn", "optimizers", "random", "set_random_seed",

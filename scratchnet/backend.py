@@ -62,5 +62,14 @@ def set_value(x, value):
     x.assign(value)
 
 
+def clear_session(free_memory=True):
+    """Keras's `clear_session()`: forget the names handed out so far, so the next Dense is
+    'dense' again (lecture notebooks call it before building a new model). scratchnet keeps
+    no graph or other global state to free; the random generator is left as it is."""
+    from scratchnet.layers.base import _name_counts
+
+    _name_counts.clear()
+
+
 __all__ = ["floatx", "set_floatx", "epsilon", "set_random_seed", "rng", "get_value",
-           "set_value"]
+           "set_value", "clear_session"]

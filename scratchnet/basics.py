@@ -49,5 +49,64 @@ def convert_to_tensor(value, dtype=None, name=None):
     return constant(value, dtype=dtype)
 
 
-__all__ = ["bool_", "cast", "constant", "convert_to_tensor", "float16", "float32", "float64",
-           "int16", "int32", "int64", "int8", "newaxis", "uint8"]
+class TensorShape:
+    """`tf.TensorShape([None, 28, 28])`: a shape whose sizes may be unknown (None). Indexing
+    gives the sizes (ints or None), `as_list()` the list, `rank` their count; it equals a list
+    or tuple of the same sizes."""
+
+    def __init__(self, dims):
+        if isinstance(dims, TensorShape):
+            dims = dims.as_list()
+        elif dims is None or isinstance(dims, (int, np.integer)):
+            dims = [] if dims is None else [dims]
+        try:
+            self._dims = [None if d is None else int(d) for d in dims]
+        except (TypeError, ValueError):
+            raise TypeError(f"TensorShape: expected a list of ints or None, received "
+                            f"{dims!r}") from None
+        if any(d is not None and d < 0 for d in self._dims):
+            raise ValueError(f"TensorShape: sizes must be >= 0 or None, received {dims!r}")
+
+    @property
+    def rank(self):
+        return len(self._dims)
+
+    ndims = rank
+
+    def as_list(self):
+        return list(self._dims)
+
+    def is_fully_defined(self):
+        return None not in self._dims
+
+    def num_elements(self):
+        """The number of elements, or None when a size is unknown."""
+        return int(np.prod(self._dims)) if self.is_fully_defined() else None
+
+    def __len__(self):
+        return len(self._dims)
+
+    def __iter__(self):
+        return iter(self._dims)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return TensorShape(self._dims[key])
+        return self._dims[key]
+
+    def __eq__(self, other):
+        if isinstance(other, TensorShape):
+            other = other.as_list()
+        if isinstance(other, (list, tuple)):
+            return self._dims == list(other)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(tuple(self._dims))
+
+    def __repr__(self):
+        return f"TensorShape({self._dims})"
+
+
+__all__ = ["TensorShape", "bool_", "cast", "constant", "convert_to_tensor", "float16", "float32",
+           "float64", "int16", "int32", "int64", "int8", "newaxis", "uint8"]
