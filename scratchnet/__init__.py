@@ -18,6 +18,10 @@ from scratchnet import (activations, backend, callbacks, config, initializers, l
                         metrics, models, nn, optimizers, random, train, utils, version)
 from scratchnet.basics import (TensorShape, bool_, cast, constant, convert_to_tensor, float16,
                                float32, float64, int8, int16, int32, int64, newaxis, uint8)
+from scratchnet.graph_mode import (Graph, InteractiveSession, Session, TF1GraphModeError, compat,
+                                   disable_eager_execution, function, get_default_graph,
+                                   global_variables_initializer, placeholder,
+                                   reset_default_graph)
 from scratchnet.layers import Input
 from scratchnet.models import Model, Sequential
 
@@ -35,7 +39,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Sequential", "TensorShape", "activations", "backend", "bool_",
+__all__ = ["Graph", "InteractiveSession", "Session", "TF1GraphModeError", "compat",
+           "disable_eager_execution", "function", "get_default_graph",
+           "global_variables_initializer", "placeholder", "reset_default_graph",
+           "Input", "Model", "Sequential", "TensorShape", "activations", "backend", "bool_",
            "callbacks", "config", "version",
            "cast", "constant", "convert_to_tensor", "datasets", "float16", "float32", "float64",
            "initializers", "int16", "int32", "int64", "int8", "keras", "layers", "losses",

@@ -54,3 +54,39 @@ def test_clear_session_restarts_layer_names_as_keras():
         K.backend.clear_session()
         assert K.layers.Dense(2).name == "dense"
         assert K.layers.Dense(2).name == "dense_1"
+
+
+def test_tf_function_runs_the_function_eagerly_with_tensorflows_values():
+    def body(K):
+        @K.function
+        def affine(x):
+            return 2.0 * x + 1.0
+
+        traced = K.function(lambda x: x * x, jit_compile=False)
+        return float(affine(3.0)), float(traced(4.0))
+
+    assert body(sn) == body(tf)
+    assert sn.function(input_signature=None)(abs)(-2) == 2
+    with pytest.raises(TypeError, match="tf.function"):
+        sn.function(3)
+
+
+TF1_CELL = '''
+g = tf.Graph()
+with g.as_default():
+   x= tf.compat.v1.placeholder(dtype= tf.float32, shape=(None),name='x')
+'''
+
+
+def test_tf1_graph_code_gets_one_clear_error():
+    """Python ML ch. 13's TF1 cell, with the import swapped: the first TF1 call says what it
+    is and shows the TF2 way (which the chapter teaches next)."""
+    with pytest.raises(sn.TF1GraphModeError, match=r"tf.Graph: this is TensorFlow 1 graph mode"
+                                                   r".*tf.constant"):
+        exec(TF1_CELL, {"tf": sn})
+    for call in (lambda: sn.compat.v1.placeholder(sn.float32), lambda: sn.compat.v1.Session(),
+                 lambda: sn.Session(), lambda: sn.compat.v1.global_variables_initializer()):
+        with pytest.raises(sn.TF1GraphModeError, match="graph mode"):
+            call()
+    sn.compat.v1.logging.set_verbosity(sn.compat.v1.logging.ERROR)   # silencing: a no-op
+    sn.compat.v1.enable_eager_execution()
