@@ -32,7 +32,7 @@ __version__ = version.VERSION          # scratchnet's version (tf.version.VERSIO
 
 def __getattr__(name):
     # Loaded on first use: `import scratchnet` stays fast and never touches the data files.
-    if name in ("datasets", "keras"):
+    if name in ("data", "datasets", "keras"):
         import importlib
 
         return importlib.import_module(f"scratchnet.{name}")
@@ -44,7 +44,8 @@ __all__ = ["Graph", "InteractiveSession", "Session", "TF1GraphModeError", "compa
            "global_variables_initializer", "placeholder", "reset_default_graph",
            "Input", "Model", "Sequential", "TensorShape", "activations", "backend", "bool_",
            "callbacks", "config", "version",
-           "cast", "constant", "convert_to_tensor", "datasets", "float16", "float32", "float64",
+           "cast", "constant", "convert_to_tensor", "data", "datasets", "float16", "float32",
+           "float64",
            "initializers", "int16", "int32", "int64", "int8", "keras", "layers", "losses",
            "metrics", "models", "newaxis", "nn", "optimizers", "random", "set_random_seed",
            "train", "uint8", "utils"]
