@@ -68,6 +68,12 @@ def _leaves(structure):
     return [structure]
 
 
+def _pack(structure, leaves):
+    """The structure with its leaves replaced, in order, by `leaves` (inverse of _leaves)."""
+    remaining = iter(leaves)
+    return _map_structure(lambda _: next(remaining), structure)
+
+
 def _to_array(value):
     """A leaf as TensorFlow converts it: arrays keep their dtype, Python ints become int32
     and Python floats float32 (NumPy alone would make them int64 / float64)."""
@@ -221,15 +227,18 @@ class Dataset:
                                 f"received a {type(member).__name__} among them")
 
         def generate():
-            iterators = _map_structure(iter, datasets)
+            iterators = [iter(member) for member in members]
             try:
                 while True:
-                    try:
-                        yield _map_structure(next, iterators)
-                    except StopIteration:
-                        return
+                    values = []
+                    for iterator in iterators:
+                        try:
+                            values.append(next(iterator))
+                        except StopIteration:       # the shortest dataset ended
+                            return
+                    yield _pack(datasets, values)
             finally:
-                for iterator in _leaves(iterators):
+                for iterator in iterators:
                     _close(iterator)
 
         # TF: unknown if any member is unknown, else the smallest finite count (infinite if
