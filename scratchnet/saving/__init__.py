@@ -20,7 +20,7 @@ from scratchnet.saving.serialization import (CustomObjectScope, custom_object_sc
 from scratchnet.saving.weights_h5 import load_weights, save_weights
 
 
-def _format(filepath, what):
+def _format(filepath):
     name = os.fspath(filepath)
     if name.endswith(".keras"):
         return "keras"
@@ -36,7 +36,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
     kwargs.pop("save_format", None)            # tf.keras 2's argument: the name decides
     if kwargs:
         raise TypeError(f"save: unknown keyword argument(s) {sorted(kwargs)}")
-    fmt = _format(filepath, "save")
+    fmt = _format(filepath)
     if fmt is None:
         raise ValueError("save: the filename must end in `.keras` (Keras 3's model file) or "
                          f"`.h5` (the legacy HDF5 file), received filepath={filepath!r}")
