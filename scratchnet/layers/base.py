@@ -52,7 +52,8 @@ def regularizers_serialize(regularizer):
 
 
 def _as_shapes(shape):
-    """A saved shape (JSON lists) as tuples; a list of shapes for several inputs."""
+    """A saved shape (JSON lists) as tuples: [None, 3] is one shape, [[None, 3], [None, 4]]
+    a list of them (several inputs)."""
     if shape and isinstance(shape[0], (list, tuple)):
         return [tuple(s) for s in shape]
     return tuple(shape)

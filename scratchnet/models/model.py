@@ -41,7 +41,7 @@ from scratchnet import backend, losses, metrics as metrics_module, optimizers
 from scratchnet.callbacks import CallbackList, _progress_bar
 from scratchnet.engine import context, symbolic, workspace
 from scratchnet.engine.tape import Tape, TracedTensor
-from scratchnet.layers.base import Layer
+from scratchnet.layers.base import Layer, _as_shapes
 from scratchnet.models import data
 from scratchnet.threads import limits_threads
 
@@ -1141,9 +1141,7 @@ class Model(Layer):
     def build_from_config(self, config):
         shape = (config or {}).get("input_shape")
         if shape is not None and not self.built:
-            # JSON turns tuples into lists: one input's [None, 3] is a shape, not a list of them
-            self.build(tuple(shape) if not (shape and isinstance(shape[0], (list, tuple)))
-                       else [tuple(s) for s in shape])
+            self.build(_as_shapes(shape))    # (JSON's lists: one shape, or one per input)
 
     def summary(self, print_fn=None, line_length=None, positions=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

@@ -28,7 +28,6 @@ from scratchnet.saving.serialization import (custom_object_scope, deserialize_ke
                                              safe_mode_scope, serialize_keras_object)
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
-KERAS_VERSION = "3.15.1"        # the Keras release whose format these files follow
 
 
 def model_config(model, include_optimizer=True):
@@ -41,22 +40,15 @@ def model_config(model, include_optimizer=True):
 
 def weights_bytes(model, include_optimizer=True):
     """model.weights.h5's bytes (an HDF5 file made in memory)."""
-    h5py = weights_h5._h5py()
     buffer = io.BytesIO()
-    optimizer = model.optimizer
-    try:
-        if not include_optimizer:
-            model.optimizer = None
-        with h5py.File(buffer, "w") as f:
-            weights_h5.write_keras3(f, model)
-    finally:
-        model.optimizer = optimizer
+    with files._h5py().File(buffer, "w") as f:
+        weights_h5.write_keras3(f, model, include_optimizer)
     return buffer.getvalue()
 
 
 def save_model(model, filepath, include_optimizer=True):
     config = model_config(model, include_optimizer)
-    metadata = {"keras_version": KERAS_VERSION, "date_saved":
+    metadata = {"keras_version": weights_h5.KERAS_VERSION, "date_saved":
                 datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": "scratchnet"}
     files.write_zip(filepath, {

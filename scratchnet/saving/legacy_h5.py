@@ -76,8 +76,7 @@ def save_model(model, filepath, include_optimizer=True):
         if include_optimizer and model.optimizer is not None:
             write_optimizer(f, model)
 
-    h5py = weights_h5._h5py()
-    files.write_atomically(filepath, lambda tmp: weights_h5._with_file(h5py, tmp, "w", write))
+    weights_h5.write_h5(filepath, write)
 
 
 def write_optimizer(f, model):
@@ -133,7 +132,12 @@ def _attribute(f, name):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     what = f"load_model: {filepath!r}"
-    with files.open_h5(filepath, "load_model") as f:          # 1. the configs
+    # The file is read once; its structure is checked when it is first opened, and the
+    # arrays are read from the same bytes after the model exists (the model is built
+    # between the two, outside h5py, so that its own errors keep their messages).
+    with open(filepath, "rb") as handle:
+        data = handle.read()
+    with files.open_h5(data, "load_model", name=filepath) as f:          # 1. the configs
         text = _checked_text(f, "model_config", what)
         train_text = _checked_text(f, "training_config", what) if compile else None
     if text is None:
@@ -146,7 +150,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             with naming_the_file(what):
                 model.compile_from_config(_compile_config(_json(train_text, what,
                                                                 "training_config")))
-    with files.open_h5(filepath, "load_model") as f:          # 3. the arrays, all checked
+    with files.open_h5(data, "load_model", name=filepath, check=False) as f:  # 3. the arrays
         if "model_weights" not in f:
             raise ValueError(f"{what}: no model_weights group")
         plan = weights_h5.read_legacy(f["model_weights"], model, filepath)

@@ -41,17 +41,10 @@ import os
 import numpy as np
 
 from scratchnet.layers.base import snake_case
-from scratchnet.saving.files import open_h5
-from scratchnet.saving.files import write_atomically as _write_atomically
+from scratchnet.saving.files import _h5py, open_h5, write_atomically
 
 
 KERAS_VERSION = "3.15.1"        # the Keras release whose layouts these files follow
-
-
-def _h5py():
-    import h5py
-
-    return h5py
 
 
 def _check_model(model, what):
@@ -134,18 +127,16 @@ def save_weights(model, filepath, overwrite=True):
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise ValueError(f"{what}: {filepath!r} exists and overwrite=False")
-    h5py = _h5py()
-
     def write(f):
         if layout == "keras3":
             write_keras3(f, model)
         else:
             _write_legacy(f, model, Model)
 
-    _write_atomically(filepath, lambda tmp: _with_file(h5py, tmp, "w", write))
+    write_h5(filepath, write)
 
 
-def write_keras3(f, model):
+def write_keras3(f, model, include_optimizer=True):
     """The model's arrays into the open HDF5 file `f`, in Keras 3's layout: every layer's
     under `layers/...`, then the optimizer's state under `optimizer/vars` (compiled models:
     the iteration count, the learning rate, the slots in Keras's order), as Keras writes it
@@ -158,7 +149,7 @@ def write_keras3(f, model):
         group.attrs["name"] = layer.name
         for i, w in enumerate(_own_weights(layer, Model)):
             _dataset(group, str(i), w)
-    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(model, "optimizer", None) if include_optimizer else None
     if optimizer is not None:
         group = f.require_group("optimizer").require_group("vars")
         group.attrs["name"] = optimizer.name
@@ -200,9 +191,13 @@ def _dataset(group, name, array):
                          chunks=chunks if checksum else None)
 
 
-def _with_file(h5py, path, mode, body):
-    with h5py.File(path, mode) as f:
-        return body(f)
+def write_h5(filepath, write):
+    """A new HDF5 file at `filepath`, filled by `write(open file)`, written atomically."""
+    def write_file(tmp):
+        with _h5py().File(tmp, "w") as f:
+            write(f)
+
+    write_atomically(filepath, write_file)
 
 
 # ---- reading ------------------------------------------------------------------------------
