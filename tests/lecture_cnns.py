@@ -62,3 +62,20 @@ def horse_or_human(S, L):
         L.Dense(512, activation="relu"),
         L.Dense(1, activation="sigmoid"),
     ])
+
+
+# Python ML ch. 15's CNN cell, verbatim (the lecture code that the lecture-code and checkpoint
+# tests run with the import swapped)
+PYTHON_ML_CNN_CELL = '''
+from tensorflow.keras import layers,models
+model = models.Sequential()
+model.add(layers.Conv2D(32,(5,5),padding='valid',activation='relu', input_shape=(28,28,1)))
+model.add(layers.MaxPool2D((2,2)))
+model.add(layers.Conv2D(64,(5,5),padding='valid',activation='relu'))
+model.add(layers.MaxPool2D((2,2)))
+model.add(layers.Flatten())
+model.add(layers.Dense(1024, activation='relu'))
+model.add(layers.Dropout(0.5))  # 유닛을 끌 확률 매개변수
+model.add(layers.Dense(10,activation='softmax'))
+model.compile(loss='categorical_crossentropy', optimizer='adam',metrics=['acc'])
+'''

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
+from lecture_cnns import PYTHON_ML_CNN_CELL
 from parity_log import check
 from tf_support import import_tf
 from tolerances import assert_close
@@ -852,19 +853,7 @@ def test_python_ml_ch14_checkpoint_cell_runs_as_written(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-PYTHON_ML_CH15_CNN = """
-from tensorflow.keras import layers,models
-model = models.Sequential()
-model.add(layers.Conv2D(32,(5,5),padding='valid',activation='relu', input_shape=(28,28,1)))
-model.add(layers.MaxPool2D((2,2)))
-model.add(layers.Conv2D(64,(5,5),padding='valid',activation='relu'))
-model.add(layers.MaxPool2D((2,2)))
-model.add(layers.Flatten())
-model.add(layers.Dense(1024, activation='relu'))
-model.add(layers.Dropout(0.5))
-model.add(layers.Dense(10,activation='softmax'))
-model.compile(loss='categorical_crossentropy', optimizer='adam',metrics=['acc'])
-import time
+PYTHON_ML_CH15_CNN = PYTHON_ML_CNN_CELL + """import time
 from tensorflow.keras.callbacks import ModelCheckpoint, TensorBoard
 callback_list = [ModelCheckpoint(filepath='cnn_checkpoint.h5', monitor='val_loss',save_best_only=True),
                                TensorBoard(log_dir="logs/{}".format(time.asctime()))]

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import parity_log
+from lecture_cnns import PYTHON_ML_CNN_CELL
 import scratchnet
 from tf_support import import_tf
 
@@ -416,19 +417,7 @@ def test_python_ml_early_stopping():
         check(ours.history[key], theirs.history[key], f"History[{key!r}]", "EarlyStopping")
 
 
-PYTHON_ML_CNN = '''
-from tensorflow.keras import layers,models
-model = models.Sequential()
-model.add(layers.Conv2D(32,(5,5),padding='valid',activation='relu', input_shape=(28,28,1)))
-model.add(layers.MaxPool2D((2,2)))
-model.add(layers.Conv2D(64,(5,5),padding='valid',activation='relu'))
-model.add(layers.MaxPool2D((2,2)))
-model.add(layers.Flatten())
-model.add(layers.Dense(1024, activation='relu'))
-model.add(layers.Dropout(0.5))  # 유닛을 끌 확률 매개변수
-model.add(layers.Dense(10,activation='softmax'))
-model.compile(loss='categorical_crossentropy', optimizer='adam',metrics=['acc'])
-'''
+PYTHON_ML_CNN = PYTHON_ML_CNN_CELL
 
 
 def test_python_ml_cnn_with_dropout():

@@ -381,3 +381,22 @@ def test_xla_does_not_change_float64_parity():
         hs, hk = fit_both(model, twin, x, y, 4, 2)
         check_history(hs, hk, dtype)
         check_weights(model, twin, dtype)
+
+
+def check_fit_against_keras(check, model, twin, hs, hk, dtype, initial, x, y, make_twin64,
+                            batch_size, epochs):
+    """After the same `fit` on both sides: the same History keys and values, and the same
+    weights -- in float32, a mismatch only where float32 cannot decide the answer
+    (`check_float32_weights_against_float64_truth`). `check(actual, expected, dtype, what,
+    kind)` is the calling module's parity check (it names the area in the parity log)."""
+    assert set(hs) == set(hk), (sorted(hs), sorted(hk))
+    for key in hk:
+        check(hs[key], hk[key], dtype, f"History[{key!r}]", "fit History")
+    try:
+        for i, (a, b) in enumerate(zip(model.get_weights(), twin.get_weights())):
+            check(a, b, dtype, f"weights[{i}]", "fit weights")
+    except AssertionError:
+        if dtype != "float32":
+            raise
+        check_float32_weights_against_float64_truth(model, twin, make_twin64, initial, x, y,
+                                                    batch_size, epochs)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import parity_log
 import scratchnet as sn
-from test_model_parity import check_float32_weights_against_float64_truth
+from test_model_parity import check_fit_against_keras
 from tf_support import import_tf
 
 tf = import_tf()
@@ -267,17 +267,8 @@ def fit_both(model, twin, x, y, epochs=2, batch_size=4, callbacks=(None, None)):
 
 
 def check_fit(model, twin, hs, hk, dtype, initial, x, y, make_twin64, epochs=2):
-    assert set(hs) == set(hk), (sorted(hs), sorted(hk))
-    for key in hk:
-        check(hs[key], hk[key], dtype, f"History[{key!r}]", "fit History")
-    try:
-        for i, (a, b) in enumerate(zip(model.get_weights(), twin.get_weights())):
-            check(a, b, dtype, f"weights[{i}]", "fit weights")
-    except AssertionError:
-        if dtype != "float32":
-            raise
-        check_float32_weights_against_float64_truth(model, twin, make_twin64, initial, x, y,
-                                                    4, epochs)
+    check_fit_against_keras(check, model, twin, hs, hk, dtype, initial, x, y, make_twin64,
+                            4, epochs)
     assert model.optimizer.iterations == int(twin.optimizer.iterations.numpy())
 
 
