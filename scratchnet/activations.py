@@ -27,7 +27,18 @@ class ActivationFunction:
     name = "base"
     logits_loss_kind = None  # 'softmax' / 'sigmoid': which crossentropies fuse with it
 
-    def __call__(self, x):
+    def __call__(self, x, axis=-1):
+        """f(x). On a plain array this is the layers' fast path; on anything else (a Tensor,
+        a list, a number: `tf.nn.relu(z)` in user code) it is the tf operation, a Tensor
+        that an open GradientTape records (ops/nn_ops.py)."""
+        if type(x) is np.ndarray and axis == -1:
+            return self.f(x)
+        from scratchnet.ops import nn_ops
+
+        return nn_ops.activation(self, x, axis)
+
+    def f(self, x):
+        """The function on a plain array (subclasses define it)."""
         raise NotImplementedError
 
     def backward(self, x, y, dy):
@@ -40,7 +51,7 @@ class ActivationFunction:
 class Linear(ActivationFunction):
     name = "linear"
 
-    def __call__(self, x):
+    def f(self, x):
         return x
 
     def backward(self, x, y, dy):
@@ -50,7 +61,7 @@ class Linear(ActivationFunction):
 class Relu(ActivationFunction):
     name = "relu"
 
-    def __call__(self, x):
+    def f(self, x):
         return np.maximum(x, 0, dtype=x.dtype)
 
     def backward(self, x, y, dy):
@@ -61,7 +72,7 @@ class Sigmoid(ActivationFunction):
     name = "sigmoid"
     logits_loss_kind = "sigmoid"
 
-    def __call__(self, x):
+    def f(self, x):
         # Two branches so that exp never overflows: e^-x for x >= 0, e^x for x < 0.
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
@@ -73,7 +84,7 @@ class Sigmoid(ActivationFunction):
 class Tanh(ActivationFunction):
     name = "tanh"
 
-    def __call__(self, x):
+    def f(self, x):
         return np.tanh(x)
 
     def backward(self, x, y, dy):
@@ -84,7 +95,7 @@ class Softmax(ActivationFunction):
     name = "softmax"
     logits_loss_kind = "softmax"
 
-    def __call__(self, x):
+    def f(self, x):
         # Subtracting the row max changes nothing mathematically and keeps exp finite.
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)

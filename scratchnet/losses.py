@@ -44,6 +44,27 @@ def _clip_mask(p, eps):
     return (p >= eps) & (p <= 1 - eps)
 
 
+def _predictions(y_pred):
+    """y_pred as a plain float array (Tensors, lists and integer arrays too)."""
+    from scratchnet.tensors import plain
+
+    pred = np.asarray(plain(y_pred))
+    if not np.issubdtype(pred.dtype, np.floating):
+        pred = pred.astype(backend.floatx())
+    return pred
+
+
+def _per_sample_weights(sample_weight, per_sample, name):
+    w = np.asarray(sample_weight, dtype=per_sample.dtype)
+    if w.size == 1:
+        return np.full(len(per_sample), w.reshape(()), per_sample.dtype)
+    w = w.reshape(-1)
+    if w.size != len(per_sample):
+        raise ValueError(f"{name}: sample_weight has {w.size} values, expected one per "
+                         f"sample ({len(per_sample)})")
+    return w
+
+
 class Loss:
     """Base class. Subclasses implement `forward_backward(y_true, y_pred)`."""
 
@@ -55,14 +76,24 @@ class Loss:
         if name:
             self.name = name
 
-    def __call__(self, y_true, y_pred):
-        """The batch loss as a float, like calling a Keras loss object."""
-        y_pred = np.asarray(y_pred)
-        if not np.issubdtype(y_pred.dtype, np.floating):
-            y_pred = y_pred.astype(backend.floatx())
-        targets = self.prepare_targets(y_true, y_pred.shape, y_pred.dtype)
-        per_sample, _ = self.forward_backward(targets, y_pred)
-        return float(per_sample.mean())
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch loss, like calling a Keras loss object: a 0-d Tensor (the mean over the
+        samples; with `sample_weight`, sum(weight * loss) / samples, as Keras's
+        "sum_over_batch_size"). Inside a tf.GradientTape it is recorded, its backward the
+        loss's own dL/dy_pred (`forward_backward`)."""
+        from scratchnet.ops.core import result
+
+        pred = _predictions(y_pred)
+        targets = self.prepare_targets(y_true, pred.shape, pred.dtype)
+        per_sample, grad = self.forward_backward(targets, pred)
+        if sample_weight is None:
+            value = per_sample.mean(dtype=pred.dtype)
+        else:
+            w = _per_sample_weights(sample_weight, per_sample, self.name)
+            value = (per_sample * w).sum(dtype=pred.dtype) / pred.dtype.type(len(per_sample))
+            grad = (grad.reshape(len(per_sample), -1) * w[:, None]).reshape(pred.shape)
+        return result(self.name, [y_pred], np.asarray(value, pred.dtype),
+                      lambda dy: [grad * dy])
 
     def prepare_targets(self, y_true, pred_shape, dtype):
         """Validate y_true against predictions of `pred_shape`; bring it to that shape/dtype.
@@ -254,14 +285,23 @@ def get(identifier):
 
 def _functional(cls):
     def loss_fn(y_true, y_pred, from_logits=False):
-        """Per-sample losses, like `keras.losses.<name>(y_true, y_pred)`."""
+        """Per-sample losses, like `keras.losses.<name>(y_true, y_pred)`: a Tensor, which a
+        tf.GradientTape differentiates (each sample's share of the mean's gradient, times
+        the number of samples)."""
+        from scratchnet.ops.core import result
+
         loss = cls() if cls is MeanSquaredError else cls(from_logits=from_logits)
-        y_pred = np.asarray(y_pred)
-        if not np.issubdtype(y_pred.dtype, np.floating):
-            y_pred = y_pred.astype(backend.floatx())
-        targets = loss.prepare_targets(y_true, y_pred.shape, y_pred.dtype)
-        per_sample, _ = loss.forward_backward(targets, y_pred)
-        return per_sample.reshape(y_pred.shape[:-1]) if y_pred.ndim > 1 else per_sample
+        pred = _predictions(y_pred)
+        targets = loss.prepare_targets(y_true, pred.shape, pred.dtype)
+        per_sample, grad = loss.forward_backward(targets, pred)
+        rows = len(per_sample)
+        shape = pred.shape[:-1] if pred.ndim > 1 else per_sample.shape
+
+        def backward(dy):
+            d = np.reshape(dy, (rows, 1)) * pred.dtype.type(rows)
+            return [(grad.reshape(rows, -1) * d).reshape(pred.shape)]
+
+        return result(cls.name, [y_pred], per_sample.reshape(shape), backward)
 
     loss_fn.__name__ = cls.name
     return loss_fn

@@ -17,6 +17,12 @@ the name in History ('acc' stays 'acc').
 """
 import numpy as np
 
+from scratchnet.tensors import Tensor, plain
+
+
+def _scalar(value):
+    return Tensor._from(np.asarray(value, np.float32))
+
 
 class Metric:
     name = "metric"
@@ -34,13 +40,29 @@ class Metric:
         """One value per sample (or per element); subclasses implement."""
         raise NotImplementedError
 
-    def update_state(self, y_true, y_pred):
-        values = self.values(np.asarray(y_true), np.asarray(y_pred))
-        self.total += float(np.sum(values, dtype=np.float64))
-        self.count += values.size
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self.values(np.asarray(plain(y_true)), np.asarray(plain(y_pred)))
+        if sample_weight is None:
+            self.total += float(np.sum(values, dtype=np.float64))
+            self.count += values.size
+        else:
+            w = np.broadcast_to(np.asarray(plain(sample_weight), np.float64).reshape(
+                values.shape[:1] + (1,) * (values.ndim - 1)), values.shape)
+            self.total += float(np.sum(values * w))
+            self.count += float(np.sum(w))
+
+    def _value(self):
+        """The running mean as a Python float (what fit's logs and History hold)."""
+        return self.total / self.count if self.count else 0.0
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        """The running mean as a 0-d float32 Tensor, as Keras's `metric.result()`."""
+        return _scalar(self._value())
+
+    def __call__(self, *args, sample_weight=None):
+        """update_state(...) then result(), as calling a Keras metric does."""
+        self.update_state(*args, sample_weight=sample_weight)
+        return self.result()
 
     def get_config(self):
         return {"name": self.name}
@@ -118,6 +140,14 @@ class Mean(Metric):
     def update(self, value, weight):
         self.total += float(value) * weight
         self.count += weight
+
+    def update_state(self, values, sample_weight=None):
+        """Add `values` (a number or a tensor of them), each weighted (default 1)."""
+        values = np.asarray(plain(values), np.float64)
+        w = np.ones_like(values) if sample_weight is None else np.broadcast_to(
+            np.asarray(plain(sample_weight), np.float64), values.shape)
+        self.total += float(np.sum(values * w))
+        self.count += float(np.sum(w))
 
 
 _BY_NAME = {

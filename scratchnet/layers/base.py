@@ -24,16 +24,29 @@ Calling a layer, `layer(x)`, does one of three things, by what x is:
   returns a symbolic output: the Functional API;
 * a tensor traced inside a subclassed model's `call`: runs forward and records the call on
   the model's tape (engine/tape.py), so training can backpropagate through `call`.
+
+An eager call returns a `Tensor` (an ndarray with TensorFlow's `.numpy()`, tensors.py); inside
+a `tf.GradientTape` it is recorded as one node whose backward is `backward` (gradient_tape.py).
+
+A layer may also be written the Keras way, with `call(inputs)` made of tf operations
+(`tf.nn.conv2d(x, self.kernel, ...) + self.bias`) and no forward/backward of its own. Then
+`add_weight` gives Variables, and `forward` runs `call` on a GradientTape of the layer's own
+whose record `backward` reads backwards: such a layer trains in `fit` like any other.
 """
 import functools
+import inspect
 import re
+import weakref
 
 import numpy as np
 
 from scratchnet import backend
+from scratchnet.gradient_tape import _sinks as _tape_sinks   # (GradientTape.gradient's)
 from scratchnet.engine import context, symbolic, workspace
 
 _name_counts = {}
+# tf.Variable objects over weight arrays: id(array) -> Variable (Layer._variable)
+_variables = weakref.WeakValueDictionary()
 # bumped whenever a layer's `trainable` changes or a layer gets its weights: the engine
 # caches which calls need dL/dx and looks again when this moves
 trainable_version = [0]
@@ -158,6 +171,15 @@ class Layer:
         """Create weights for inputs of `input_shape` (batch dim None). Default: none."""
 
     def compute_output_shape(self, input_shape):
+        if self._computes_in_call():          # run call on zeros (Keras: compute_output_spec)
+            from scratchnet import gradient_tape
+
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            zeros = [np.zeros((1,) + tuple(1 if d is None else d for d in s[1:]),
+                              self.dtype or backend.floatx()) for s in shapes]
+            with gradient_tape.paused():
+                y, _ = self.forward(zeros if isinstance(input_shape, list) else zeros[0])
+            return (None,) + tuple(y.shape[1:])
         return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
     def _finish_build(self, input_shape):
@@ -204,7 +226,22 @@ class Layer:
         constraint = constraints.get(constraint, f"{self.name}: {name or 'weight'} constraint")
         if constraint is not None:
             self._constraints.append((value, constraint))
-        return value
+        # A layer computed in `call` (tf operations) works on Variables, as in Keras; the
+        # layers with their own forward/backward compute on the plain array.
+        return self._variable(value) if self._computes_in_call() else value
+
+    def _variable(self, weight):
+        """The Variable over one of this layer's weight arrays (the same object every time)."""
+        variable = _variables.get(id(weight))
+        if variable is None or variable._storage is not weight:
+            from scratchnet.tensors import Variable
+
+            name = self._weight_names.get(id(weight), "variable")
+            variable = Variable._over(weight, name, any(w is weight for w in
+                                                        self._trainable_weights),
+                                      path=f"{self.name}/{name}")
+            _variables[id(weight)] = variable
+        return variable
 
     @property
     def weight_paths(self):
@@ -271,11 +308,20 @@ class Layer:
 
     @property
     def trainable_variables(self):
-        return self.trainable_weights
+        """The trainable weights as tf.Variables over the same memory (Keras's
+        `trainable_variables`); `trainable_weights` gives the arrays themselves."""
+        return self._as_variables(self.trainable_weights)
 
     @property
     def variables(self):
-        return self.weights
+        return self._as_variables(self.weights)
+
+    def _as_variables(self, weights):
+        owners = {}
+        for layer in getattr(self, "_leaf_layers_list", lambda: [self])():
+            for w in layer.weights:
+                owners.setdefault(id(w), layer)
+        return [owners.get(id(w), self)._variable(w) for w in weights]
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -348,7 +394,12 @@ class Layer:
 
     def add_grad(self, i, value):
         """Add one call's dL/d(weight i) to the step's sum. The first call's array is kept
-        as it is (no copy); a second call makes a new array for the sum."""
+        as it is (no copy); a second call makes a new array for the sum. (Under a
+        tf.GradientTape computing gradients, the sum goes to the tape: gradient_tape.py.)"""
+        if _tape_sinks:
+            sink, key = _tape_sinks[-1], id(self._trainable_weights[i])
+            sink[key] = value.copy() if key not in sink else sink[key] + value
+            return
         current = self._grads[i]
         self._grads[i] = value if current is None else current + value
 
@@ -383,13 +434,63 @@ class Layer:
                 f"expected shape {expected}, received {tuple(shape)}"
             )
 
+    def call(self, inputs, training=None):
+        """Keras's way to write a layer: the output for `inputs`, in tf operations (see the
+        module docstring). scratchnet's own layers write forward/backward instead."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has neither call() nor forward(): define call(self, "
+            "inputs) with tf operations (or forward/backward)")
+
+    @classmethod
+    def _computes_in_call(cls):
+        """True for a layer written as `call` (Keras's way), without forward/backward."""
+        return cls.forward is Layer.forward and cls.call is not Layer.call
+
+    def _call_kwargs(self, training):
+        try:
+            parameters = inspect.signature(self.call).parameters
+        except (TypeError, ValueError):
+            return {}
+        accepts = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        return {"training": training} if accepts else {}
+
     def forward(self, x, training=False):
-        """(y, cache) for the input x."""
-        raise NotImplementedError(f"{type(self).__name__} has no forward")
+        """(y, cache) for the input x. A layer written as `call` runs it on a GradientTape
+        of its own, which is the cache: backward reads that record backwards."""
+        if not self._computes_in_call():
+            raise NotImplementedError(f"{type(self).__name__} has no forward")
+        from scratchnet import gradient_tape
+        from scratchnet.tensors import Tensor, plain
+
+        tape = gradient_tape.GradientTape(persistent=True, watch_accessed_variables=False)
+        tape._internal = True
+        with gradient_tape.only(tape):
+            xs = [Tensor._from(a) for a in (x if isinstance(x, list) else [x])]
+            tape.watch(xs)
+            tape.watch(self._trainable_weights)
+            with context.training_scope(training):
+                y = self.call(xs if isinstance(x, list) else xs[0],
+                              **self._call_kwargs(training))
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"call() of layer {self.name!r} returned {y!r}; expected one "
+                            "tensor")
+        return plain(y), (tape, xs, y)
 
     def backward(self, dy, cache, need_input_grad=True):
         """dL/dx from dL/dy and this call's cache; adds the weight gradients (add_grad)."""
-        raise NotImplementedError(f"{type(self).__name__} has no backward")
+        if not self._computes_in_call():
+            raise NotImplementedError(f"{type(self).__name__} has no backward")
+        tape, xs, y = cache
+        weights = self._trainable_weights if self.trainable else []
+        grads = tape.gradient(y, list(xs) + list(weights), output_gradients=dy)
+        for i, g in enumerate(grads[len(xs):]):
+            if g is not None:
+                self.add_grad(i, g.view(np.ndarray))
+        if not need_input_grad:
+            return None
+        dxs = [None if g is None else g.view(np.ndarray) for g in grads[:len(xs)]]
+        return dxs if self._takes_list() else dxs[0]
 
     def _logits_kind(self):
         """'softmax' / 'sigmoid' when the layer ends in that activation (a crossentropy
@@ -437,7 +538,64 @@ class Layer:
             return traced.call(self, inputs, training)
         if training is None:
             training = context.training()
-        return self._call_eager(inputs, training)
+        from scratchnet import gradient_tape
+
+        if self._computes_in_call():
+            return self._call_in_tf_ops(inputs, training)
+        if gradient_tape.recording():
+            return self._call_on_tape(inputs, training)
+        return _as_tensors(self._call_eager(inputs, training))
+
+    def _call_in_tf_ops(self, inputs, training):
+        """An eager call of a layer written as `call`: its tf operations run (and are recorded
+        by an open GradientTape) as they are."""
+        from scratchnet.tensors import Tensor
+
+        x = self._as_input_arrays(inputs)
+        self.ensure_built(_shapes_of(x))
+        if isinstance(x, list):
+            x = [a if isinstance(a, Tensor) else Tensor._from(a) for a in
+                 (inputs if all(isinstance(i, Tensor) and i.dtype == a.dtype
+                                for i, a in zip(inputs, x)) else x)]
+        elif isinstance(inputs, Tensor) and inputs.dtype == x.dtype:
+            x = inputs                         # keep the caller's tensor: the tape tracks it
+        else:
+            x = Tensor._from(x)
+        with context.training_scope(training):
+            return self.call(x, **self._call_kwargs(training))
+
+    def _eager_arrays(self, inputs):
+        """The checked input array(s) for forward (the layer built for them)."""
+        if self._kind == "model":
+            xs = self._prepare_x(inputs, "call")
+            return xs if len(xs) > 1 else xs[0]
+        x = self._as_input_arrays(inputs)
+        self.ensure_built(_shapes_of(x))
+        if not isinstance(x, list):
+            self.check_input_shape(x.shape)
+        return x
+
+    def _call_on_tape(self, inputs, training):
+        """An eager call inside an open tf.GradientTape: forward, then one node on the tape
+        whose backward is this layer's (gradient_tape.record_layer_call)."""
+        from scratchnet import gradient_tape
+
+        x = self._eager_arrays(inputs)
+        previous = workspace.activate(None)
+        try:
+            with gradient_tape.paused():
+                y, cache = self.forward(x, training=training)
+        finally:
+            workspace.activate(previous)
+        out = _as_tensors(y)
+        flat_inputs = list(inputs) if isinstance(x, list) else inputs
+        gradient_tape.record_layer_call(self, flat_inputs, out, cache)
+        return self._pack_tape_outputs(out)
+
+    def _pack_tape_outputs(self, out):
+        if self._kind == "model":          # a dict by output name for a dict-output model
+            return self._pack_outputs(out if isinstance(out, list) else [out])
+        return out
 
     def _call_eager(self, inputs, training):
         x = self._as_input_arrays(inputs)
@@ -539,6 +697,19 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _as_tensors(value):
+    """Arrays (in lists, tuples, dicts) as Tensors (no copy): what eager calls return."""
+    from scratchnet.tensors import Tensor
+
+    if isinstance(value, np.ndarray):
+        return value if isinstance(value, Tensor) else value.view(Tensor)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_tensors(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_tensors(v) for k, v in value.items()}
+    return value
 
 
 def _shapes_of(x):

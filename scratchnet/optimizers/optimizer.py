@@ -534,7 +534,8 @@ class Optimizer:
         variable's state) untouched, as in Keras. Increments `iterations` afterwards.
         """
         grads = list(grads)
-        variables = list(variables)
+        # a tf.Variable (tensors.py) is updated through the array it views
+        variables = [getattr(v, "_storage", v) for v in variables]
         if len(grads) != len(variables):
             raise ValueError(
                 f"{self._owner}: got {len(grads)} gradients for {len(variables)} variables"
@@ -586,11 +587,30 @@ class Optimizer:
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars):
-        """Keras-style wrapper: `apply_gradients(zip(grads, variables))`. Returns iterations."""
+        """Keras-style wrapper: `apply_gradients(zip(grads, variables))`. Returns iterations.
+        The variables may be tf.Variables (model.trainable_variables) or weight arrays."""
         pairs = list(grads_and_vars)
         grads = [g for g, _ in pairs]
         variables = [v for _, v in pairs]
         self.apply(grads, variables)
+        return self.iterations
+
+    def minimize(self, loss, var_list, tape=None):
+        """One step on `loss`: a callable computing it (run on a new GradientTape), or a
+        loss computed on `tape`. The gradients of `var_list` go to `apply_gradients`."""
+        from scratchnet.gradient_tape import GradientTape
+
+        var_list = list(var_list() if callable(var_list) else var_list)
+        if tape is None:
+            if not callable(loss):
+                raise ValueError(f"{self._owner}.minimize: `loss` must be a callable (e.g. "
+                                 "lambda: loss_fn(y, model(x))) when no `tape` is given")
+            with GradientTape() as tape:
+                value = loss()
+        else:
+            value = loss() if callable(loss) else loss
+        grads = tape.gradient(value, var_list)
+        self.apply_gradients(zip(grads, var_list))
         return self.iterations
 
     # ------------------------------------------------------------------ config
