@@ -94,6 +94,7 @@ def floatx_scope(dtype):
 _OPTIMIZER_CLASSES = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam")
 _LOSS_CLASSES = {
     sn_losses.MeanSquaredError: "MeanSquaredError",
+    sn_losses.MeanAbsoluteError: "MeanAbsoluteError",
     sn_losses.BinaryCrossentropy: "BinaryCrossentropy",
     sn_losses.CategoricalCrossentropy: "CategoricalCrossentropy",
     sn_losses.SparseCategoricalCrossentropy: "SparseCategoricalCrossentropy",
@@ -156,7 +157,7 @@ def keras_loss(loss, dtype=None):
     if cls_name is None:
         raise ValueError(f"to_keras: loss {loss!r} has no Keras equivalent")
     kwargs = {"dtype": dtype}
-    if cls_name != "MeanSquaredError":
+    if cls_name not in ("MeanSquaredError", "MeanAbsoluteError"):
         kwargs["from_logits"] = loss.from_logits
     return getattr(keras.losses, cls_name)(**kwargs)
 
@@ -399,7 +400,7 @@ def _sn_loss(keras, loss):
     cls_name = type(loss).__name__
     for sn_cls, k_name in _LOSS_CLASSES.items():
         if k_name == cls_name:
-            if sn_cls is sn_losses.MeanSquaredError:
+            if sn_cls in (sn_losses.MeanSquaredError, sn_losses.MeanAbsoluteError):
                 return sn_cls()
             return sn_cls(from_logits=loss.get_config().get("from_logits", False))
     raise ValueError(f"from_keras: loss {loss!r} is not supported")

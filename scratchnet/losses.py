@@ -144,6 +144,24 @@ class MeanSquaredError(Loss):
         return {"name": self.name}
 
 
+class MeanAbsoluteError(Loss):
+    """mean_k |p - t| per sample; dL/dp = sign(p - t) / size (0 where p == t, TF's sign)."""
+
+    name = "mean_absolute_error"
+
+    def __init__(self, name=None):
+        super().__init__(False, name)
+
+    def forward_backward(self, y_true, y_pred):
+        diff = _as_2d(y_pred) - _as_2d(y_true)
+        per_sample = np.mean(np.abs(diff), axis=-1)
+        grad = np.sign(diff) / diff.dtype.type(diff.size)
+        return per_sample, grad.reshape(y_pred.shape)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
     logits_kind = "sigmoid"
@@ -250,8 +268,71 @@ class SparseCategoricalCrossentropy(Loss):
         return per_sample, grad
 
 
+class LossFunctionWrapper(Loss):
+    """Your own loss: a Python function of tensors, `compile(loss=loss_fn)` with
+
+        def loss_fn(y_true, y_pred):                       # Python ML ch. 14
+            return tf.reduce_mean(tf.square(y_true - y_pred))
+
+    As in Keras, y_true gets y_pred's rank first (a label vector (n,) against predictions
+    (n, 1) becomes (n, 1)), and the loss is the mean of whatever the function returns (one
+    value per sample, or already a mean). Its gradient dL/dy_pred is not written by hand:
+    the function runs on a GradientTape (gradient_tape.py), which differentiates the tf
+    operations it is made of -- the lesson of how autodiff works, used by fit."""
+
+    def __init__(self, fn, name=None):
+        super().__init__(False, name or getattr(fn, "__name__", None) or "loss")
+        self.fn = fn
+
+    def prepare_targets(self, y_true, pred_shape, dtype):
+        from scratchnet.tensors import plain
+
+        y_true = np.asarray(plain(y_true))
+        if not (np.issubdtype(y_true.dtype, np.number) or y_true.dtype == bool):
+            raise TypeError(f"{self.name}: y_true must be numeric, received dtype "
+                            f"{y_true.dtype}")
+        if y_true.ndim == len(pred_shape) - 1:          # Keras: squeeze_or_expand_to_same_rank
+            y_true = y_true[..., None]
+        elif y_true.ndim == len(pred_shape) + 1 and y_true.shape[-1] == 1:
+            y_true = y_true[..., 0]
+        return y_true.astype(dtype, copy=False)
+
+    def forward_backward(self, y_true, y_pred):
+        from scratchnet import gradient_tape
+        from scratchnet.ops import math_ops
+        from scratchnet.tensors import Tensor, plain
+
+        tape = gradient_tape.GradientTape(watch_accessed_variables=False)
+        tape._internal = True
+        with gradient_tape.only(tape):
+            pred = Tensor._from(y_pred)
+            tape.watch(pred)
+            values = self.fn(Tensor._from(y_true), pred)
+            if not isinstance(values, np.ndarray):
+                raise TypeError(f"loss function {self.name!r} returned {values!r}; expected "
+                                "a tensor computed from y_true and y_pred with tf operations")
+            loss = math_ops.reduce_mean(math_ops.cast(values, y_pred.dtype))
+        grad = tape.gradient(loss, pred)
+        if grad is None:
+            raise ValueError(
+                f"loss function {self.name!r}: its result does not depend on y_pred through "
+                "tf operations (tf.square, tf.reduce_mean, +, -, ...), so it has no gradient "
+                "to train with; NumPy functions such as np.mean are not differentiated")
+        v = np.asarray(plain(values), y_pred.dtype)
+        rows = len(y_pred) if y_pred.ndim else 1
+        if v.ndim and v.shape[0] == rows:
+            per_sample = v.reshape(rows, -1).mean(axis=1)
+        else:
+            per_sample = np.full(rows, v.mean(), y_pred.dtype)
+        return per_sample, np.asarray(plain(grad))
+
+    def get_config(self):
+        return {"name": self.name, "fn": getattr(self.fn, "__name__", repr(self.fn))}
+
+
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -267,8 +348,15 @@ def get(identifier):
         return identifier()
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier) or _CLASS_NAMES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown loss {identifier!r}; expected one of {sorted(_BY_NAME)}")
+        if cls is None:           # a function of your own, named in custom_objects
+            from scratchnet.saving.serialization import (_current_custom_objects,
+                                                         get_custom_objects)
+            custom = {**get_custom_objects(), **_current_custom_objects()}.get(identifier)
+            if custom is not None:
+                return get(custom)
+            raise ValueError(f"Unknown loss {identifier!r}; expected one of {sorted(_BY_NAME)} "
+                             "(a loss function of your own: pass it, e.g. load_model(path, "
+                             f"custom_objects={{{identifier!r}: {identifier}}}))")
         loss = cls()
         if identifier in _BY_NAME:
             loss.name = identifier
@@ -280,7 +368,10 @@ def get(identifier):
     for name, cls in _BY_NAME.items():  # the module-level functions below
         if identifier is globals().get(name):
             return cls()
-    raise TypeError(f"loss must be a name or a scratchnet Loss, received {identifier!r}")
+    if callable(identifier):          # your own function of (y_true, y_pred)
+        return LossFunctionWrapper(identifier)
+    raise TypeError(f"loss must be a name, a scratchnet Loss or a function of (y_true, "
+                    f"y_pred), received {identifier!r}")
 
 
 def _functional(cls):
@@ -290,7 +381,8 @@ def _functional(cls):
         the number of samples)."""
         from scratchnet.ops.core import result
 
-        loss = cls() if cls is MeanSquaredError else cls(from_logits=from_logits)
+        loss = cls() if cls in (MeanSquaredError, MeanAbsoluteError) else cls(
+            from_logits=from_logits)
         pred = _predictions(y_pred)
         targets = loss.prepare_targets(y_true, pred.shape, pred.dtype)
         per_sample, grad = loss.forward_backward(targets, pred)
@@ -307,11 +399,13 @@ def _functional(cls):
     return loss_fn
 
 
-mean_squared_error = mse = _functional(MeanSquaredError)
+mean_squared_error = mse = MSE = _functional(MeanSquaredError)
+mean_absolute_error = mae = MAE = _functional(MeanAbsoluteError)
 binary_crossentropy = _functional(BinaryCrossentropy)
 categorical_crossentropy = _functional(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _functional(SparseCategoricalCrossentropy)
 
-__all__ = ["Loss", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
+__all__ = ["Loss", "LossFunctionWrapper", "MAE", "MSE", "MeanAbsoluteError",
+           "mean_absolute_error", "mae", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "get", "mean_squared_error", "mse",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]

@@ -488,3 +488,62 @@ def test_a_custom_dense_layer_in_a_tape(dtype):
     weights = [rng.normal(size=(4, 3)).astype(dtype), rng.normal(size=3).astype(dtype)]
     ours, theirs = both(dense_by_hand, dtype, x, weights)
     check_same(ours, theirs, dtype, "custom dense: gradients, weights after minimize")
+
+
+# ---- your own loss function in compile -----------------------------------------------------------
+def fit_with_loss(T, loss, x, y, weights):
+    model = T.keras.Sequential([T.keras.Input((1,)), T.keras.layers.Dense(1)])
+    model.set_weights(weights)
+    model.compile(optimizer="sgd", loss=loss(T) if callable(loss) else loss,
+                  metrics=["mae", "mse"])
+    history = model.fit(x, y, epochs=3, batch_size=3, verbose=0, shuffle=False)
+    return history.history, model.get_weights()
+
+
+def python_ml_loss(T):
+    """Python ML (TF2 edition): the regression's loss, written with tf operations."""
+    def loss_fn(y_true, y_pred):
+        return T.reduce_mean(T.square(y_true - y_pred))
+    return loss_fn
+
+
+def per_sample_loss(T):
+    def half_abs(y_true, y_pred):         # one value per sample: fit averages them
+        return 0.5 * T.reduce_sum(T.abs(y_true - y_pred), axis=-1)
+    return half_abs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", [python_ml_loss, per_sample_loss, "mae"])
+def test_a_loss_function_of_tf_operations_trains_like_tensorflow(dtype, loss):
+    x = np.arange(10, dtype=dtype)
+    y = np.array([1.0, 1.3, 3.1, 2.0, 5.0, 6.3, 6.6, 7.4, 8.0, 9.0], dtype)
+    weights = [np.array([[0.1]], dtype), np.array([0.0], dtype)]
+    ours, theirs = both(fit_with_loss, dtype, loss, x, y, weights)
+    name = loss if isinstance(loss, str) else loss.__name__
+    for key in theirs[0]:
+        check_same(np.asarray(ours[0][key], dtype), theirs[0][key], dtype, key,
+                   f"loss function ({name})")
+    check_same(ours[1], theirs[1], dtype, "weights", f"loss function ({name})")
+
+
+def test_a_loss_function_is_saved_by_name_and_loaded_from_custom_objects(tmp_path):
+    loss_fn = python_ml_loss(sn)
+    model = sn.keras.Sequential([sn.keras.Input((1,)), sn.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=loss_fn)
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="custom_objects"):
+        sn.keras.models.load_model(tmp_path / "m.keras")
+    loaded = sn.keras.models.load_model(tmp_path / "m.keras",
+                                        custom_objects={"loss_fn": loss_fn})
+    assert loaded.loss.fn is loss_fn
+
+
+def test_a_loss_function_without_a_gradient_is_refused():
+    def numpy_loss(y_true, y_pred):
+        return np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2)
+
+    model = sn.keras.Sequential([sn.keras.Input((1,)), sn.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=numpy_loss)
+    with pytest.raises((TypeError, ValueError), match="numpy_loss"):
+        model.fit(np.ones((4, 1)), np.ones(4), verbose=0)
