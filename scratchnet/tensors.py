@@ -174,6 +174,7 @@ class Variable(Tensor):
         variable._name = name
         variable._path = path or name
         variable._trainable = bool(trainable)
+        variable._owned = False        # True once a layer holds it as a weight (layers/base.py)
         return variable
 
     def __init__(self, *args, **kwargs):
@@ -184,6 +185,7 @@ class Variable(Tensor):
         self._storage = self.view(np.ndarray)
         self._name = self._path = getattr(obj, "_name", "Variable")
         self._trainable = getattr(obj, "_trainable", True)
+        self._owned = True                 # (a view is never adopted as a weight of its own)
 
     @property
     def name(self):

@@ -42,6 +42,7 @@ import numpy as np
 
 from scratchnet import backend
 from scratchnet.gradient_tape import _sinks as _tape_sinks   # (GradientTape.gradient's)
+from scratchnet.tensors import Variable
 from scratchnet.engine import context, symbolic, workspace
 
 _name_counts = {}
@@ -234,14 +235,37 @@ class Layer:
         """The Variable over one of this layer's weight arrays (the same object every time)."""
         variable = _variables.get(id(weight))
         if variable is None or variable._storage is not weight:
-            from scratchnet.tensors import Variable
-
             name = self._weight_names.get(id(weight), "variable")
             variable = Variable._over(weight, name, any(w is weight for w in
                                                         self._trainable_weights),
                                       path=f"{self.name}/{name}")
+            variable._owned = True
             _variables[id(weight)] = variable
         return variable
+
+    def __setattr__(self, name, value):
+        # A tf.Variable assigned to a layer (`self.w = tf.Variable(0.0)`, Python ML's linear
+        # regression model) becomes one of its weights, as in Keras.
+        if (isinstance(value, Variable) and not getattr(value, "_owned", True)
+                and "_trainable_weights" in self.__dict__):
+            self._adopt(value)
+        object.__setattr__(self, name, value)
+
+    def _adopt(self, variable):
+        storage = variable._storage
+        if storage.dtype.kind != "f":
+            raise TypeError(f"Layer {self.name!r}: a weight must be a float variable, "
+                            f"received {variable!r}")
+        if variable.trainable:
+            self._trainable_weights.append(storage)
+            self._grads.append(None)
+        else:
+            self._non_trainable_weights.append(storage)
+        self._weight_names[id(storage)] = variable.name
+        variable._owned = True
+        variable._path = f"{self.name}/{variable.name}"
+        _variables[id(storage)] = variable
+        trainable_version[0] += 1
 
     @property
     def weight_paths(self):
@@ -460,6 +484,18 @@ class Layer:
         of its own, which is the cache: backward reads that record backwards."""
         if not self._computes_in_call():
             raise NotImplementedError(f"{type(self).__name__} has no forward")
+        return self._forward_by_tape(x, training)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        """dL/dx from dL/dy and this call's cache; adds the weight gradients (add_grad)."""
+        if not self._computes_in_call():
+            raise NotImplementedError(f"{type(self).__name__} has no backward")
+        return self._backward_by_tape(dy, cache, need_input_grad)
+
+    def _forward_by_tape(self, x, training):
+        """`call` on Tensors, recorded on a tape of the layer's own (the cache). Layers called
+        inside are recorded as one node each (their own backward); the tape watches the
+        inputs and this layer's own weights."""
         from scratchnet import gradient_tape
         from scratchnet.tensors import Tensor, plain
 
@@ -473,14 +509,13 @@ class Layer:
                 y = self.call(xs if isinstance(x, list) else xs[0],
                               **self._call_kwargs(training))
         if not isinstance(y, np.ndarray):
-            raise TypeError(f"call() of layer {self.name!r} returned {y!r}; expected one "
-                            "tensor")
+            raise TypeError(f"call() of {self._kind} {self.name!r} returned {y!r}; expected "
+                            "one tensor")
         return plain(y), (tape, xs, y)
 
-    def backward(self, dy, cache, need_input_grad=True):
-        """dL/dx from dL/dy and this call's cache; adds the weight gradients (add_grad)."""
-        if not self._computes_in_call():
-            raise NotImplementedError(f"{type(self).__name__} has no backward")
+    def _backward_by_tape(self, dy, cache, need_input_grad):
+        """The tape of `_forward_by_tape` read backwards from dL/dy: dL/dx, and dL/d(own
+        weights) added with add_grad (inner layers add theirs in their own backward)."""
         tape, xs, y = cache
         weights = self._trainable_weights if self.trainable else []
         grads = tape.gradient(y, list(xs) + list(weights), output_gradients=dy)
