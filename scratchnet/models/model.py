@@ -33,7 +33,6 @@ its update, as Keras does. With several outputs the logs also hold each output's
 trainable then (unfreeze a layer, compile again, and it trains).
 """
 import inspect
-import math
 
 import numpy as np
 
@@ -42,7 +41,7 @@ from scratchnet.callbacks import CallbackList, _progress_bar
 from scratchnet.engine import context, symbolic, workspace
 from scratchnet.engine.tape import Tape, TracedTensor
 from scratchnet.layers.base import Layer, _as_shapes
-from scratchnet.models import data
+from scratchnet.models import batches, data
 from scratchnet.threads import limits_threads
 
 # attributes of Model itself that hold no layers of the user's (not scanned for tracking)
@@ -51,6 +50,9 @@ _INTERNAL = frozenset({"_graph", "optimizer", "loss", "history", "_compile_args"
                        "_trainable_weights", "_non_trainable_weights", "_grads",
                        "_leaf_layers", "_train_vars", "_train_regularized",
                        "_train_constraints"})
+
+
+_NOTHING = object()     # what next(iterator, _NOTHING) gives when there is nothing
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -632,9 +634,12 @@ class Model(Layer):
             y_shapes.append(yi.shape)
         return xs, y_shapes, targets
 
-    def _sample_weights(self, sample_weight, class_weight, targets, n, what):
+    def _sample_weights(self, sample_weight, class_weight, targets, n, what,
+                        class_weight_dtype=None):
         """One weight array (n,) per output (None: unweighted), or None when neither
-        `sample_weight` nor `class_weight` is given; Keras's rules and messages."""
+        `sample_weight` nor `class_weight` is given; Keras's rules and messages.
+        `class_weight_dtype`: the dtype the class weights are written in before the cast to
+        the model's (floatx for arrays; Keras's tf.data path holds them in float32)."""
         if sample_weight is None and class_weight is None:
             return None
         specs = self._outputs_spec
@@ -648,7 +653,8 @@ class Model(Layer):
             if not isinstance(class_weight, dict):
                 raise TypeError(f"{what}: class_weight must be a dict {{class index: weight}}, "
                                 f"received {class_weight!r}")
-            return [_class_weights(targets[0], class_weight, backend.floatx()).astype(dtype)]
+            return [_class_weights(targets[0], class_weight,
+                                   class_weight_dtype or backend.floatx()).astype(dtype)]
         if isinstance(sample_weight, dict):
             unknown = sorted(set(map(str, sample_weight)) - {spec.name for spec in specs})
             if unknown:
@@ -876,54 +882,63 @@ class Model(Layer):
     @limits_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0):
-        """Train for `epochs` passes over (x, y). `sample_weight` (one weight per sample, or
-        one array per output) scales each sample's loss and metrics; `class_weight` ({class:
-        weight}, single-output models) gives every sample its class's weight."""
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None):
+        """Train for `epochs` passes over the data. `sample_weight` (one weight per sample, or
+        one array per output) scales each sample's loss; `class_weight` ({class: weight},
+        single-output models) gives every sample its class's weight.
+
+        `x` is arrays (with `y`), or something that yields batches -- a `tf.data.Dataset`, a
+        generator -- of the form (x, y) or (x, y, sample_weight); then `y` and
+        `sample_weight` stay None, `batch_size` and `shuffle` do not apply, and
+        `steps_per_epoch` says how many batches make an epoch (see models/batches.py for
+        Keras's rules). `validation_data` is (x_val, y_val[, weights]) or such a Dataset or
+        generator (`validation_steps` batches of it, default all)."""
         self._require_compiled("fit")
         verbose = _check_verbose(verbose, "fit")
-        batch_size = data.check_batch_size(batch_size, "fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative int, received {epochs!r}")
-        xs, y_shapes, targets = self._prepare_xy(x, y, "fit")
-        weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]), "fit")
-        validation = None
+        steps_per_epoch = batches.check_steps(steps_per_epoch, "steps_per_epoch", "fit")
+        validation_steps = batches.check_steps(validation_steps, "validation_steps", "fit")
+        source = batches.batches_from(x, y, sample_weight, class_weight, shuffle, "fit")
+        validation = None     # (make the validation EpochIterator, its y shapes or None)
+        if source is None:
+            xs, y_shapes, targets = self._prepare_xy(x, y, "fit")
+            weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]),
+                                           "fit")
+            if validation_data is None and validation_split:
+                xs, y_shapes, targets, weights, validation = self._split_validation(
+                    xs, y_shapes, targets, weights, validation_split, class_weight,
+                    batch_size, validation_steps)
+            source = batches.ArrayBatches(
+                xs, targets, weights,
+                batches.array_batch_size(batch_size, steps_per_epoch, len(xs[0]), "fit"),
+                shuffle)
+        else:
+            if validation_split and validation_data is None:
+                raise ValueError(f"fit: validation_split is only supported for arrays (x and "
+                                 f"y as NumPy arrays); x is a {source.kind}, which cannot be "
+                                 "split: pass validation_data=... instead")
+            y_shapes = self._first_batch_shapes(source, class_weight, "fit")
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (
-                    2, 3):
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight)")
-            validation = self._prepare_xy(*validation_data[:2], "fit: validation_data")
-            validation += (self._sample_weights(
-                validation_data[2] if len(validation_data) == 3 else None, None,
-                validation[2], len(validation[0][0]), "fit: validation_data"),)
-        elif validation_split:
-            present = [i for i, t in enumerate(targets) if t is not None]
-            with_weights = [i for i in present if weights and weights[i] is not None]
-            split = [targets[i] for i in present] + [weights[i] for i in with_weights]
-            (xs, kept), (x_val, t_val) = data.validation_split_arrays(
-                xs, split, validation_split)
-            targets, val_targets = list(targets), [None] * len(targets)
-            for i, a, b in zip(present, kept, t_val):
-                targets[i], val_targets[i] = a, b
-            val_weights = None
-            if with_weights:
-                weights, val_weights = list(weights), [None] * len(weights)
-                for i, a, b in zip(with_weights, kept[len(present):], t_val[len(present):]):
-                    weights[i], val_weights[i] = a, b
-                if class_weight is not None:   # Keras: class weights weigh training only
-                    val_weights = None
-            val_shapes = [None if s is None else (len(x_val[0]),) + tuple(s[1:])
-                          for s in y_shapes]
-            y_shapes = [None if s is None else (len(xs[0]),) + tuple(s[1:]) for s in y_shapes]
-            validation = (x_val, val_shapes, val_targets, val_weights)
+            validation = self._validation(validation_data, batch_size, validation_steps)
 
-        n = len(xs[0])
-        steps = math.ceil(n / batch_size)
+        train = batches.EpochIterator(source, steps_per_epoch)
+        train.reset()
         # As Keras: the user's callbacks, then a History (fit returns it), then the progress
-        # display (scratchnet/callbacks/).
+        # display (scratchnet/callbacks/). `steps`: None when the epoch's length is unknown.
         hooks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                             verbose=verbose, epochs=epochs, steps=steps)
+                             verbose=verbose, epochs=epochs, steps=train.num_batches)
+        try:
+            return self._fit_epochs(train, y_shapes, validation, hooks, verbose, epochs,
+                                    initial_epoch, class_weight)
+        finally:
+            train.close()
+
+    def _fit_epochs(self, train, y_shapes, validation, hooks, verbose, epochs, initial_epoch,
+                    class_weight):
+        """fit's epochs, once the data are in place: `train` (an EpochIterator) gives each
+        epoch's batches, prepared arrays or elements to prepare one by one."""
+        source = train.source
         batch_hooks = hooks.wants_batch_hooks("train")
         self._prepare_training()
         self.stop_training = False
@@ -935,59 +950,184 @@ class Model(Layer):
         initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
         first_step = getattr(self, "_initial_step", None) or 0
         self._initial_epoch = self._initial_step = None
-        for epoch in range(initial_epoch, epochs):
-            hooks.call("on_epoch_begin", epoch, {})
-            trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
-            # the epoch's running means, which BackupAndRestore saves and puts back mid-epoch
-            self._epoch_metrics = [t for _, _, t in trackers] + [m for _, m in metric_objs]
-            order = backend.rng().permutation(n) if shuffle else None
-            for step, index in enumerate(data.batches(n, batch_size, order)):
-                if epoch == initial_epoch and step < first_step:
-                    continue
-                if batch_hooks:
-                    hooks.train_batch_begin(step, {})
-                x_batch = [a[index] for a in xs]
-                t_batch = [None if t is None else t[index] for t in targets]
-                w_batch = weights and [None if w is None else w[index] for w in weights]
-                total, values, outputs = self.train_step(x_batch, t_batch, w_batch)
-                self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
-                                  len(x_batch[0]))
-                if batch_hooks or verbose:
-                    hooks.train_batch_end(step, _logs(trackers, metric_objs))
-                if self.stop_training:         # set by a batch hook: Keras 3 leaves the
-                    break                      # epoch here (validation still runs)
-            logs = _logs(trackers, metric_objs)
-            if validation is not None:
-                hooks.call("on_test_begin", {})  # (as Keras: validation calls the test hooks)
-                val_logs = self._evaluate_prepared(*validation, batch_size, hooks=hooks)
-                hooks.call("on_test_end", val_logs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            hooks.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        trained = False       # as Keras: until a batch has trained, an epoch logs nothing
+        val_iterator = None
+        try:
+            for epoch in range(initial_epoch, epochs):
+                hooks.call("on_epoch_begin", epoch, {})
+                trackers = self._loss_trackers()
+                metric_objs = None if y_shapes is None else self._new_metrics(y_shapes)
+                # the epoch's running means, which BackupAndRestore saves and puts back
+                self._epoch_metrics = [t for _, _, t in trackers] + [
+                    m for _, m in metric_objs or []]
+                for step, batch in train.epoch():
+                    if epoch == initial_epoch and step < first_step:
+                        continue
+                    if batch_hooks:
+                        hooks.train_batch_begin(step, {})
+                    if source.prepared:
+                        x_batch, t_batch, w_batch = batch
+                    else:
+                        x_batch, shapes, t_batch, w_batch = self._prepare_batch(
+                            batch, source.kind, f"fit (batch {step} of the {source.kind})",
+                            class_weight)
+                        if metric_objs is None:
+                            y_shapes, metric_objs = shapes, self._new_metrics(shapes)
+                            self._epoch_metrics += [m for _, m in metric_objs]
+                    total, values, outputs = self.train_step(x_batch, t_batch, w_batch)
+                    trained = True
+                    self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
+                                      len(x_batch[0]))
+                    if batch_hooks or verbose:
+                        hooks.train_batch_end(step, _logs(trackers, metric_objs))
+                    if self.stop_training:     # set by a batch hook: Keras 3 leaves the
+                        break                  # epoch here (validation still runs)
+                logs = _logs(trackers, metric_objs or []) if trained else {}
+                if validation is not None:
+                    if val_iterator is None:   # made at the first validation, as in Keras
+                        val_iterator = validation[0]()
+                    hooks.call("on_test_begin", {})  # (as Keras: the test hooks run)
+                    val_logs = self._evaluate_batches(val_iterator, validation[1], hooks,
+                                                      "fit: validation_data")
+                    hooks.call("on_test_end", val_logs)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                hooks.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            if val_iterator is not None:
+                val_iterator.close()
         hooks.call("on_train_end", hooks.training_logs)  # the last epoch's logs
         return self.history
 
+    def _split_validation(self, xs, y_shapes, targets, weights, validation_split,
+                          class_weight, batch_size, validation_steps):
+        """fit's validation_split (arrays only): Keras's rule, the LAST fraction of the
+        samples (before any shuffling) validates. The training part, and `validation`."""
+        present = [i for i, t in enumerate(targets) if t is not None]
+        with_weights = [i for i in present if weights and weights[i] is not None]
+        split = [targets[i] for i in present] + [weights[i] for i in with_weights]
+        (xs, kept), (x_val, t_val) = data.validation_split_arrays(xs, split, validation_split)
+        targets, val_targets = list(targets), [None] * len(targets)
+        for i, a, b in zip(present, kept, t_val):
+            targets[i], val_targets[i] = a, b
+        val_weights = None
+        if with_weights:
+            weights, val_weights = list(weights), [None] * len(weights)
+            for i, a, b in zip(with_weights, kept[len(present):], t_val[len(present):]):
+                weights[i], val_weights[i] = a, b
+            if class_weight is not None:   # Keras: class weights weigh training only
+                val_weights = None
+        val_shapes = [None if s is None else (len(x_val[0]),) + tuple(s[1:])
+                      for s in y_shapes]
+        y_shapes = [None if s is None else (len(xs[0]),) + tuple(s[1:]) for s in y_shapes]
+        val_batches = batches.ArrayBatches(
+            x_val, val_targets, val_weights,
+            batches.array_batch_size(batch_size, validation_steps, len(x_val[0]), "fit"),
+            False)
+        validation = (lambda: batches.EpochIterator(val_batches, validation_steps), val_shapes)
+        return xs, y_shapes, targets, weights, validation
+
+    def _validation(self, validation_data, batch_size, validation_steps):
+        """fit's validation_data as (a function making its EpochIterator, y shapes or None):
+        arrays are checked now; a Dataset / generator is adapted at the first validation
+        (as Keras does, which is when a generator's first batches are taken)."""
+        what = "fit: validation_data"
+        unpacked = validation_data
+        if isinstance(unpacked, list):
+            unpacked = tuple(unpacked)
+        if not isinstance(unpacked, tuple):
+            unpacked = (unpacked,)
+        if batches.yields_batches(unpacked[0]):
+            if len(unpacked) > 3:
+                raise ValueError(f"{what}: expected a Dataset or generator, or (x_val, y_val[, "
+                                 f"sample_weight]); received a tuple of {len(unpacked)}")
+            val_x, val_y, val_w = unpacked + (None,) * (3 - len(unpacked))
+            return (lambda: batches.EpochIterator(
+                batches.batches_from(val_x, val_y, val_w, None, False, what),
+                validation_steps), None)
+        if len(unpacked) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
+                             "(x_val, y_val, val_sample_weight), or a tf.data.Dataset or "
+                             "generator of such batches")
+        xs, y_shapes, targets = self._prepare_xy(*unpacked[:2], what)
+        weights = self._sample_weights(unpacked[2] if len(unpacked) == 3 else None, None,
+                                       targets, len(xs[0]), what)
+        val_batches = batches.ArrayBatches(
+            xs, targets, weights,
+            batches.array_batch_size(batch_size, validation_steps, len(xs[0]), "fit"), False)
+        return (lambda: batches.EpochIterator(val_batches, validation_steps), y_shapes)
+
+    # ---- batches from a Dataset or a generator ------------------------------------------
+    def _prepare_batch(self, element, kind, what, class_weight=None):
+        """One element of a Dataset / generator for fit or evaluate, checked and cast exactly
+        as arrays are: (inputs, y shapes, targets, sample weights or None)."""
+        x, y, sample_weight = batches.unpack(element, kind, what)
+        if y is None:
+            raise ValueError(f"{what}: training and evaluating need targets, so each batch "
+                             "must be (x, y) or (x, y, sample_weight); received "
+                             f"{batches.describe(element)}")
+        xs, y_shapes, targets = self._prepare_xy(x, y, what)
+        # (Keras maps a Dataset's labels to class weights held in float32)
+        weights = self._sample_weights(sample_weight, class_weight, targets, len(xs[0]), what,
+                                       np.float32)
+        return xs, y_shapes, targets, weights
+
+    def _first_batch_shapes(self, source, class_weight, what):
+        """What Keras's fit does before training: take the first batch of a fresh pass and
+        prepare it, which builds a model not built yet (so callbacks see it built), checks the
+        batches' form early, and gives the targets' shapes (which 'accuracy' needs). None when
+        the source yields nothing (the epochs then log nothing, as in Keras)."""
+        iterator = source.iterate()
+        try:
+            element = next(iterator, _NOTHING)
+        finally:
+            batches.close_iterator(iterator)
+        if element is _NOTHING:
+            if not self.built:
+                raise ValueError(f"{what}: x (a {source.kind}) yielded no batches, so model "
+                                 f"{self.name!r} cannot be built from them")
+            return None
+        return self._prepare_batch(element, source.kind, f"{what} (batch 0 of the "
+                                   f"{source.kind})", class_weight)[1]
+
     # ---- evaluate / predict ---------------------------------------------------------
-    def _evaluate_prepared(self, xs, y_shapes, targets, weights, batch_size, hooks, verbose=0):
-        n = len(xs[0])
-        trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
-        regularized = self._regularized()
-        bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
-        for step, index in enumerate(data.batches(n, batch_size)):
-            if hooks:
-                hooks.call("on_test_batch_begin", step, {})
-            x_batch = [a[index] for a in xs]
-            t_batch = [None if t is None else t[index] for t in targets]
-            w_batch = weights and [None if w is None else w[index] for w in weights]
-            total, values, outputs = self._test_step(x_batch, t_batch, w_batch, regularized)
-            self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
-                              len(x_batch[0]))
-            if hooks:
-                hooks.call("on_test_batch_end", step, _logs(trackers, metric_objs))
-            if bar:
-                bar.advance(step + 1, _logs(trackers, metric_objs))
-        logs = _logs(trackers, metric_objs)
+    def _evaluate_batches(self, iterator, y_shapes, hooks, what, verbose=0):
+        """Loss and metrics over one pass of `iterator` (evaluate, and fit's validation):
+        {} when no batch came (as Keras). `y_shapes`: None when the batches are elements
+        still to prepare (the metrics are then made at the first one)."""
+        iterator.reset()
+        source = iterator.source
+        trackers = metric_objs = regularized = None
+        if y_shapes is not None:
+            trackers, metric_objs = self._loss_trackers(), self._new_metrics(y_shapes)
+            regularized = self._regularized()
+        bar = _progress_bar(iterator.num_batches, verbose) if verbose else None
+        evaluated = False
+        try:
+            for step, batch in iterator.epoch():
+                if hooks:
+                    hooks.call("on_test_batch_begin", step, {})
+                if source.prepared:
+                    x_batch, t_batch, w_batch = batch
+                else:
+                    x_batch, shapes, t_batch, w_batch = self._prepare_batch(
+                        batch, source.kind, f"{what} (batch {step} of the {source.kind})")
+                    if trackers is None:    # (the first batch built the model if need be)
+                        trackers, metric_objs = self._loss_trackers(), self._new_metrics(shapes)
+                        regularized = self._regularized()
+                total, values, outputs = self._test_step(x_batch, t_batch, w_batch,
+                                                         regularized)
+                evaluated = True
+                self._update_logs(trackers, metric_objs, total, values, outputs, t_batch,
+                                  len(x_batch[0]))
+                if hooks:
+                    hooks.call("on_test_batch_end", step, _logs(trackers, metric_objs))
+                if bar:
+                    bar.advance(step + 1, _logs(trackers, metric_objs))
+        finally:
+            iterator.close()
+        logs = _logs(trackers, metric_objs) if evaluated else {}
         if bar:
             bar.close(logs)
         return logs
@@ -1004,18 +1144,27 @@ class Model(Layer):
 
     @limits_threads
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False):
-        """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist."""
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when metrics exist.
+        `x` may also be a Dataset / generator of (x, y[, sample_weight]) batches; `steps`:
+        evaluate only that many batches."""
         self._require_compiled("evaluate")
         verbose = _check_verbose(verbose, "evaluate")
-        batch_size = data.check_batch_size(batch_size, "evaluate")
-        xs, y_shapes, targets = self._prepare_xy(x, y, "evaluate")
-        weights = self._sample_weights(sample_weight, None, targets, len(xs[0]), "evaluate")
+        steps = batches.check_steps(steps, "steps", "evaluate")
+        source = batches.batches_from(x, y, sample_weight, None, False, "evaluate")
+        y_shapes = None
+        if source is None:
+            xs, y_shapes, targets = self._prepare_xy(x, y, "evaluate")
+            weights = self._sample_weights(sample_weight, None, targets, len(xs[0]),
+                                           "evaluate")
+            source = batches.ArrayBatches(
+                xs, targets, weights,
+                batches.array_batch_size(batch_size, steps, len(xs[0]), "evaluate"), False)
+        iterator = batches.EpochIterator(source, steps)
         hooks = CallbackList(callbacks, model=self, verbose=verbose, epochs=1,
-                             steps=math.ceil(len(xs[0]) / batch_size))
+                             steps=iterator.num_batches)
         hooks.call("on_test_begin", {})
-        logs = self._evaluate_prepared(xs, y_shapes, targets, weights, batch_size, hooks,
-                                       verbose)
+        logs = self._evaluate_batches(iterator, y_shapes, hooks, "evaluate", verbose)
         hooks.call("on_test_end", logs)
         if return_dict:
             return logs
@@ -1023,31 +1172,48 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     @limits_threads
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for x, computed batch by batch (default 32, as Keras); a list of
-        arrays for a model with several outputs."""
+        arrays for a model with several outputs. `x` may also be a Dataset / generator of
+        batches (x, (x,), or (x, y, ...) whose y is ignored); `steps`: only that many."""
         verbose = _check_verbose(verbose, "predict")
-        batch_size = data.check_batch_size(batch_size, "predict")
-        xs = self._prepare_x(x, "predict")
-        n = len(xs[0])
+        steps = batches.check_steps(steps, "steps", "predict")
+        source = batches.batches_from(x, None, None, None, False, "predict")
+        if source is None:
+            xs = self._prepare_x(x, "predict")
+            source = batches.ArrayBatches(
+                xs, [], None, batches.array_batch_size(batch_size, steps, len(xs[0]),
+                                                       "predict"), False)
+        iterator = batches.EpochIterator(source, steps)
         hooks = CallbackList(callbacks, model=self, verbose=verbose, epochs=1,
-                             steps=math.ceil(n / batch_size))
+                             steps=iterator.num_batches)
         hooks.call("on_predict_begin", {})
-        results = None
-        bar = _progress_bar(math.ceil(n / batch_size), verbose) if verbose else None
-        for step, index in enumerate(data.batches(n, batch_size)):
-            hooks.call("on_predict_batch_begin", step, {})
-            outputs, _ = self._run([a[index] for a in xs], training=False, record=False)
-            if results is None:    # in the output layers' dtype, as Keras returns them
-                results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outputs]
-            for result, o in zip(results, outputs):
-                result[index] = o
-            hooks.call("on_predict_batch_end", step, {})
-            if bar:
-                bar.advance(step + 1, {})
+        parts = []          # per batch, the list of the model's outputs
+        bar = _progress_bar(iterator.num_batches, verbose) if verbose else None
+        try:
+            for step, batch in iterator.epoch():
+                hooks.call("on_predict_batch_begin", step, {})
+                if source.prepared:
+                    x_batch = batch[0]
+                else:
+                    what = f"predict (batch {step} of the {source.kind})"
+                    x_batch = self._prepare_x(batches.unpack(batch, source.kind, what)[0],
+                                              what)
+                outputs, _ = self._run(x_batch, training=False, record=False)
+                parts.append(outputs)
+                hooks.call("on_predict_batch_end", step, {})
+                if bar:
+                    bar.advance(step + 1, {})
+        finally:
+            iterator.close()
+        if not parts:
+            raise ValueError(f"predict: x (a {source.kind}) yielded no batches, so there is "
+                             "nothing to predict")
         if bar:
             bar.close({})
         hooks.call("on_predict_end", {})
+        # in the output layers' dtype, as Keras returns them
+        results = [p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts)]
         return self._pack_outputs(results)
 
     def predict_classes(self, x, batch_size=None, verbose=0):
@@ -1184,9 +1350,9 @@ def _logs_result(logs, return_dict):
 
 
 def _logs(trackers, metric_objs):
-    logs = {name: tracker.result() for name, _, tracker in trackers}
+    logs = {name: tracker._value() for name, _, tracker in trackers}
     for name, metric in metric_objs:
-        logs[name] = metric.result()
+        logs[name] = metric._value()
     return logs
 
 
