@@ -20,20 +20,28 @@ _seeded = {}        # op seed -> its generator (restarted by set_seed)
 
 def set_seed(seed):
     """Seed scratchnet's generator (initializers, shuffling, dropout, tf.random.*)."""
-    backend.set_random_seed(seed)
+    backend.set_random_seed(_seed(seed, "tf.random.set_seed"))
     _seeded.clear()
-    _global_seed[0] = int(seed)
+    _global_seed[0] = _seed(seed, "tf.random.set_seed")
 
 
 _global_seed = [None]
 
 
-def _generator(seed, what):
+def _seed(seed, what):
+    """An int seed (negative ones too, as TensorFlow takes them) as a NumPy seed (>= 0)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{what}: seed must be an int, received {seed!r}")
+    return int(seed) % 2**64
+
+
+def generator(seed, what):
+    """The generator an operation with op seed `seed` draws from: scratchnet's own when seed
+    is None, else the seed's own generator (restarted by set_seed), so that the calls with
+    one seed continue one sequence."""
     if seed is None:
         return backend.rng()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{what}: seed must be a non-negative int, received {seed!r}")
-    key = int(seed)
+    key = _seed(seed, what)
     if key not in _seeded:
         base = 0 if _global_seed[0] is None else _global_seed[0]
         _seeded[key] = np.random.default_rng([base, key])
@@ -50,7 +58,7 @@ def _shape(shape, what):
 def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
     """Samples of N(mean, stddev^2) (float32 unless `dtype` says otherwise)."""
     what = "tf.random.normal"
-    values = _generator(seed, what).normal(plain(mean), plain(stddev), _shape(shape, what))
+    values = generator(seed, what).normal(plain(mean), plain(stddev), _shape(shape, what))
     return Tensor._from(np.asarray(values, dtype=_dtype(dtype, what)))
 
 
@@ -58,7 +66,7 @@ def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None
     """Samples of U[minval, maxval) (maxval defaults to 1 for floats; integers need it)."""
     what = "tf.random.uniform"
     dtype = _dtype(dtype, what)
-    gen = _generator(seed, what)
+    gen = generator(seed, what)
     size = _shape(shape, what)
     if dtype.kind in "iu":
         if maxval is None:
@@ -71,7 +79,7 @@ def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
     """N(mean, stddev^2) samples, redrawn while more than 2 stddev from the mean."""
     what = "tf.random.truncated_normal"
-    gen = _generator(seed, what)
+    gen = generator(seed, what)
     size = _shape(shape, what)
     z = gen.standard_normal(size)
     bad = np.abs(z) > 2
@@ -84,7 +92,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 def shuffle(value, seed=None, name=None):
     """The tensor with its first axis in a random order."""
     a = np.asarray(plain(value))
-    return Tensor._from(a[_generator(seed, "tf.random.shuffle").permutation(len(a))])
+    return Tensor._from(a[generator(seed, "tf.random.shuffle").permutation(len(a))])
 
 
 __all__ = ["normal", "set_seed", "shuffle", "truncated_normal", "uniform"]

@@ -19,7 +19,7 @@ import builtins
 import numpy as np
 
 from scratchnet.basics import _dtype
-from scratchnet.ops.core import axes_of, result, values
+from scratchnet.ops.core import beside, axes_of, result, values
 from scratchnet.tensors import Tensor, plain
 
 
@@ -83,21 +83,44 @@ def fill(dims, value, name=None):
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):   # noqa: A001
-    """tf.range: like Python's range (int32 for ints, float32 when any argument is a float)."""
+    """tf.range: like Python's range. Its dtype is the "largest" of its arguments' (Python ints
+    int32, floats float32; tensors and NumPy values keep theirs) in TF's order int32 < int64 <
+    float32 < float64, and the values are computed as TF does: start + i * delta in that
+    dtype, for i < ceil((limit - start) / delta)."""
+    what = "tf.range"
     if limit is None:
         start, limit = 0, start
-    args = [plain(a) for a in (start, limit, delta)]
+    args = [values(a, what=what) for a in (start, limit, delta)]
+    order = [np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64)]
     if dtype is None:
-        dtype = np.float32 if any(isinstance(a, float) or np.asarray(a).dtype.kind == "f"
-                                  for a in args) else np.int32
-    return Tensor._from(np.arange(*args).astype(_dtype(dtype, "tf.range")))
+        dtype = max((a.dtype for a in args), key=lambda t: order.index(t) if t in order else 0)
+    dtype = _dtype(dtype, what)
+    start, limit, delta = (a.astype(dtype)[()] for a in args)
+    if delta == 0 or (limit - start) * delta < 0:
+        raise ValueError(f"{what}: cannot go from {start} to {limit} in steps of {delta} "
+                         "(delta must be nonzero and point from start toward limit)")
+    if dtype.kind in "iu":
+        count = (abs(limit - start) + abs(delta) - 1) // abs(delta)
+    else:
+        count = np.ceil(np.abs((limit - start) / delta))
+    return Tensor._from(start + np.arange(int(count)).astype(dtype) * delta)
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    s = values(start, what="tf.linspace")
-    dtype = s.dtype if s.dtype.kind == "f" else np.dtype(np.float32)
-    return Tensor._from(np.linspace(plain(start), plain(stop), int(num), axis=axis)
-                        .astype(dtype))
+    """`num` evenly spaced values from start to stop, both included, computed as TF does: in
+    start's dtype (float64 when start is an integer), step = (stop - start) / (num - 1), the
+    values start + i * step, stop itself last. Vectors start/stop give one sequence per
+    element, laid along `axis` of the result."""
+    what = "tf.linspace"
+    first = values(start, what=what)
+    dtype = first.dtype if first.dtype.kind == "f" else np.dtype(np.float64)
+    first, last = np.broadcast_arrays(first.astype(dtype), values(stop, dtype, what))
+    n = int(num)
+    step = (last - first) / dtype.type(max(n - 1, 1))
+    inner = first[..., None] + step[..., None] * np.arange(1, max(n - 1, 1)).astype(dtype)
+    out = np.concatenate([first[..., None], inner, last[..., None]], axis=-1)[..., :n]
+    (axis,) = axes_of(axis, out.ndim, what)
+    return Tensor._from(np.moveaxis(out, -1, axis).copy())
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=None):
@@ -109,12 +132,31 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=Non
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
-    idx = values(indices, what="tf.one_hot").astype(np.int64)
-    dtype = _dtype(dtype, "tf.one_hot") or np.dtype(np.float32)
-    on = 1 if on_value is None else plain(on_value)
-    off = 0 if off_value is None else plain(off_value)
+    """on_value (1) where the index is, off_value (0) elsewhere, along a new axis (the last
+    one unless `axis` says). The dtype, as in TF: `dtype`, else on_value's, else off_value's,
+    else float32 (a Python on/off value takes the dtype given)."""
+    what = "tf.one_hot"
+    idx = values(indices, what=what).astype(np.int64)
+    target = _dtype(dtype, what)
+    given = {}
+    for label, value in (("on_value", on_value), ("off_value", off_value)):
+        if value is None:
+            continue
+        if target is None or isinstance(value, np.ndarray):     # (tensors keep their dtype)
+            given[label] = values(value, what=what)
+        else:
+            given[label] = beside(value, target, what)
+        if target is None:
+            target = given[label].dtype
+    if target is None:
+        target = np.dtype(np.float32)
+    for label, value in given.items():
+        if value.dtype != target:
+            raise TypeError(f"{what}: {label} has dtype {value.dtype.name}, expected "
+                            f"{target.name} (the dtype of dtype= or of on_value)")
+    on, off = given.get("on_value", 1), given.get("off_value", 0)
     hot = (idx[..., None] == np.arange(int(depth)))
-    out = np.where(hot, on, off).astype(dtype)
+    out = np.where(hot, on, off).astype(target)
     if axis is not None and axis != -1:
         out = np.moveaxis(out, -1, axis)
     return Tensor._from(out)
@@ -190,6 +232,11 @@ def transpose(a, perm=None, conjugate=False, name="transpose"):
 def concat(values_, axis, name="concat"):
     arrays = [values(v, what="tf.concat") for v in values_]
     (axis,) = axes_of(axis, arrays[0].ndim, "tf.concat")
+    for a in arrays:
+        if a.ndim != arrays[0].ndim or np.delete(a.shape, axis).tolist() != \
+                np.delete(arrays[0].shape, axis).tolist():
+            raise ValueError(f"tf.concat: all shapes must be equal except along axis {axis}, "
+                             f"received {[list(a.shape) for a in arrays]}")
     ends = np.cumsum([a.shape[axis] for a in arrays])[:-1]
     return result("ConcatV2", list(values_), np.concatenate(arrays, axis=axis),
                   lambda dy: np.split(dy, ends, axis=axis))
@@ -198,6 +245,9 @@ def concat(values_, axis, name="concat"):
 def stack(values_, axis=0, name="stack"):
     arrays = [values(v, what="tf.stack") for v in values_]
     (axis,) = axes_of(axis, arrays[0].ndim + 1, "tf.stack")
+    if any(a.shape != arrays[0].shape for a in arrays):
+        raise ValueError(f"tf.stack: all shapes must be equal, received "
+                         f"{[list(a.shape) for a in arrays]}")
     return result("Pack", list(values_), np.stack(arrays, axis=axis),
                   lambda dy: [np.take(dy, i, axis=axis) for i in builtins.range(len(arrays))])
 

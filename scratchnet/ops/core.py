@@ -15,6 +15,7 @@ records the backward function (gradient_tape.py); broadcasting is undone by the 
 import numpy as np
 
 from scratchnet import gradient_tape
+from scratchnet.engine.tape import UntraceableError
 from scratchnet.basics import _dtype
 from scratchnet.tensors import Tensor, as_array, plain
 
@@ -24,24 +25,42 @@ def values(x, dtype=None, what="tensor"):
     TensorFlow's dtypes for Python values (floats float32, ints int32)."""
     try:
         return as_array(x, _dtype(dtype, what))
+    except UntraceableError:
+        raise                 # a traced tensor of a model's call: Model handles this one
     except (TypeError, ValueError) as error:
         raise TypeError(f"{what}: expected a tensor or array-like value, received {x!r} "
                         f"({error})") from None
 
 
-def pair(a, b, what):
-    """Both operands of a binary operation as plain arrays. As in TensorFlow, a Python number
-    or list next to a tensor takes the tensor's dtype (`x * 0.5` stays float32, `n + 1` int32)
-    unless that would lose its value (a float next to an integer tensor)."""
-    a_is, b_is = isinstance(a, np.ndarray), isinstance(b, np.ndarray)
-    if a_is and not b_is:
-        return plain(a), _beside(b, a.dtype, what)
-    if b_is and not a_is:
-        return _beside(a, b.dtype, what), plain(b)
-    return values(a, what=what), values(b, what=what)
+def pair(a, b, what, broadcast=True):
+    """Both operands of a binary operation as plain arrays, with TensorFlow's dtype rule: a
+    tensor sets the dtype, and a Python number or list or a NumPy array beside it takes that
+    dtype (`x * 0.5` stays float32, `n + 1` int32, `x * np.array([0.5])` float32) unless that
+    would lose its value (a float next to an integer tensor: TensorFlow refuses, or truncates
+    a NumPy float, where NumPy's promotion keeps the value). With no tensor, the first operand
+    sets the dtype. `broadcast`: check that the shapes broadcast (element-wise operations)."""
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        x, y = plain(a), beside(b, a.dtype, what)
+    elif isinstance(b, Tensor) and not isinstance(a, Tensor):
+        x, y = beside(a, b.dtype, what), plain(b)
+    elif isinstance(a, Tensor):
+        x, y = plain(a), plain(b)
+    else:
+        x = values(a, what=what)
+        y = beside(b, x.dtype, what)
+    if broadcast:
+        try:
+            np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:
+            raise ValueError(f"{what}: shapes {list(x.shape)} and {list(y.shape)} do not "
+                             "broadcast (each axis, counted from the end, must be equal or "
+                             "1 on one side)") from None
+    return x, y
 
 
-def _beside(value, dtype, what):
+def beside(value, dtype, what):
+    """`value` (a Python value or NumPy array) next to a tensor of `dtype`: converted to that
+    dtype unless that would lose its value (see pair)."""
     python = values(value, what=what)
     if dtype.kind == "f" or (dtype.kind in "iu" and python.dtype.kind in "iub") or \
             (dtype.kind == "b" and python.dtype.kind == "b"):

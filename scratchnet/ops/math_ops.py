@@ -16,15 +16,18 @@ it (tensorflow/python/ops/math_grad.py), so that a GradientTape gives TensorFlow
     exp        y = e**x           dx = dy * y
     log        y = ln x           dx = dy / x
     abs        y = |x|            dx = dy * sign(x)
+    sign       y = sign(x)        dx = 0                   (zeros, not None: TF's rule)
     sigmoid    y = 1/(1+e**-x)    dx = dy * y * (1 - y)
     tanh       y = tanh x         dx = dy * (1 - y**2)
     matmul     Y = A @ B          dA = dY @ B^T            dB = A^T @ dY
     reduce_sum / reduce_mean      dx = dy (/ count) copied back over the reduced axes
     reduce_max / reduce_min       dx = dy shared equally by the elements equal to the result
+    reduce_prod                   dx = dy * (the product of the OTHER reduced elements),
+                                  made of two running products, so zeros are no problem
 
 (Broadcast operands get their gradient summed back to their own shape by the tape.)
 Comparisons, argmax/argmin and the like have no gradient: their results are integers or
-booleans, as in TensorFlow.
+booleans, as in TensorFlow; neither have round, floor and ceil (None, as TF's).
 """
 import numpy as np
 
@@ -134,7 +137,8 @@ def abs(x, name=None):          # noqa: A001 (TensorFlow's name)
 
 
 def sign(x, name=None):
-    return result("Sign", [x], np.sign(values(x, what="tf.sign")))
+    a = values(x, what="tf.sign")
+    return result("Sign", [x], np.sign(a), lambda dy: [np.zeros_like(dy)])
 
 
 def sigmoid(x, name=None):
@@ -177,7 +181,7 @@ def cast(x, dtype, name=None):
 # ---- matrix product -------------------------------------------------------------------------
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """A @ B over the last two axes (leading axes broadcast), as tf.matmul."""
-    x, y = pair(a, b, "tf.matmul")
+    x, y = pair(a, b, "tf.matmul", broadcast=False)
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(f"tf.matmul: both operands must have rank >= 2, received shapes "
                          f"{x.shape} and {y.shape}")
@@ -186,6 +190,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     if xa.shape[-1] != yb.shape[-2]:
         raise ValueError(f"tf.matmul: cannot multiply matrices of shapes {xa.shape[-2:]} and "
                          f"{yb.shape[-2:]} (inner sizes {xa.shape[-1]} != {yb.shape[-2]})")
+    try:
+        np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    except ValueError:
+        raise ValueError(f"tf.matmul: the batch axes of shapes {x.shape} and {y.shape} do not "
+                         f"broadcast ({x.shape[:-2]} vs {y.shape[:-2]})") from None
 
     def backward(dy):
         da = np.matmul(dy, np.swapaxes(yb, -1, -2))        # dL/d(xa)
@@ -199,6 +208,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
 # ---- reductions ------------------------------------------------------------------------------
 def _reduce(name, fn, x, axis, keepdims, backward_of):
     a = values(x, what=f"tf.{name}")
+    if a.dtype.kind == "b" and fn in (np.sum, np.mean, np.prod):
+        raise TypeError(f"tf.{name}: cannot add or multiply booleans (TensorFlow refuses "
+                        f"them too); cast first, e.g. tf.{name}(tf.cast(x, tf.int32))")
     axes = axes_of(axis, a.ndim, f"tf.{name}")
     y = np.asarray(fn(a, axis=axes, keepdims=keepdims))
     if fn in (np.sum, np.prod) and y.dtype != a.dtype:     # TF keeps int32 sums int32
@@ -225,17 +237,34 @@ def _to_extremes(a, kept, dy, axes):            # reduce_max/min: shared by the 
     return hits * (dy / hits.sum(axis=axes, keepdims=True))
 
 
+def _product_of_others(a, kept, dy, axes):      # reduce_prod
+    """dy times, for each element, the product of the other elements it was multiplied
+    with -- as TF: the reduced axes go first and are flattened into one, and the product
+    before each element (a running product, shifted by one) times the product after it gives
+    that product without dividing by the element (which may be 0)."""
+    others = [i for i in range(a.ndim) if i not in axes]
+    order = list(axes) + others
+    moved = np.transpose(a, order)
+    rows = moved.reshape(int(np.prod(moved.shape[:len(axes)])), -1)
+    ones = np.ones((1, rows.shape[1]), a.dtype)
+    before = np.cumprod(np.concatenate([ones, rows[:-1]]), axis=0)
+    after = np.cumprod(np.concatenate([ones, rows[::-1][:-1]]), axis=0)[::-1]
+    product = np.transpose((before * after).reshape(moved.shape), np.argsort(order))
+    return dy * product
+
+
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     return _reduce("reduce_sum", np.sum, input_tensor, axis, keepdims, _spread)
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     a = values(input_tensor, what="tf.reduce_mean")
-    if a.dtype.kind in "iub":     # TF: the mean of integers is an integer (truncated)
-        axes = axes_of(axis, a.ndim, "tf.reduce_mean")
+    if a.dtype.kind in "iu":      # TF: the mean of integers is an integer, the sum divided
+        axes = axes_of(axis, a.ndim, "tf.reduce_mean")      # and truncated toward zero
         total = np.sum(a, axis=axes, keepdims=keepdims)
         count = int(np.prod([a.shape[i] for i in axes])) if axes else 1
-        return result("Mean", [input_tensor], (total // max(count, 1)).astype(a.dtype))
+        quotient = np.abs(total) // max(count, 1)
+        return result("Mean", [input_tensor], (np.sign(total) * quotient).astype(a.dtype))
     return _reduce("reduce_mean", np.mean, input_tensor, axis, keepdims, _spread_mean)
 
 
@@ -248,7 +277,7 @@ def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
-    return _reduce("reduce_prod", np.prod, input_tensor, axis, keepdims, None)
+    return _reduce("reduce_prod", np.prod, input_tensor, axis, keepdims, _product_of_others)
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
@@ -309,6 +338,11 @@ def where(condition, x=None, y=None, name=None):
     if x is None or y is None:
         raise ValueError("tf.where: give both x and y, or neither")
     a, b = pair(x, y, "tf.where")
+    try:
+        np.broadcast_shapes(c.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"tf.where: the condition's shape {list(c.shape)} does not broadcast "
+                         f"with x and y's {list(np.broadcast_shapes(a.shape, b.shape))}") from None
     return result("SelectV2", [condition, x, y], np.where(c, a, b),
                   lambda dy: [None, np.where(c, dy, 0).astype(dy.dtype),
                               np.where(c, 0, dy).astype(dy.dtype)])

@@ -26,7 +26,7 @@ import numpy as np
 from scratchnet import activations as _activations
 from scratchnet.kernels import conv_fast, pool_fast
 from scratchnet.layers.padding import output_length, paddings
-from scratchnet.ops.core import pair, result, values
+from scratchnet.ops.core import axes_of, result, values
 
 
 def _floats(x, what):
@@ -38,7 +38,8 @@ def _floats(x, what):
 def activation(fn, x, axis=-1):
     """An activation of activations.py as an operation: y = fn.f(x), dx = fn.backward."""
     a = _floats(x, f"tf.nn.{fn.name}")
-    moved = axis not in (-1, a.ndim - 1)
+    (axis,) = axes_of(axis, a.ndim, f"tf.nn.{fn.name}")
+    moved = a.ndim > 0 and axis != a.ndim - 1
     if moved:
         a = np.moveaxis(a, axis, -1)
     y = fn.f(a)
@@ -70,7 +71,7 @@ def softmax(logits, axis=None, name=None):
 
 def log_softmax(logits, axis=None, name=None):
     z = _floats(logits, "tf.nn.log_softmax")
-    axis = -1 if axis is None else axis
+    (axis,) = axes_of(-1 if axis is None else axis, z.ndim, "tf.nn.log_softmax")
     shifted = z - z.max(axis=axis, keepdims=True)
     y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return result("LogSoftmax", [logits], y,
@@ -81,22 +82,20 @@ def log_softmax(logits, axis=None, name=None):
 def _spatial(value, what, name):
     """TensorFlow's strides/ksize/dilations: an int, or 1, 2 or 4 numbers (N, H, W, C)."""
     listed = np.asarray(value).reshape(-1).tolist()
-    if len(listed) == 1:
-        return (int(listed[0]),) * 2
-    if len(listed) == 2:
-        return tuple(int(v) for v in listed)
-    if len(listed) == 4:
-        if listed[0] != 1 or listed[3] != 1:
-            raise ValueError(f"{what}: {name} over the batch or channel axis must be 1, "
-                             f"received {listed}")
-        return tuple(int(v) for v in listed[1:3])
-    raise ValueError(f"{what}: {name} must be an int or a list of 1, 2 or 4 ints, received "
-                     f"{value!r}")
+    if len(listed) not in (1, 2, 4) or not all(isinstance(v, int) and v >= 1 for v in listed):
+        raise ValueError(f"{what}: {name} must be a positive int or a list of 1, 2 or 4 of "
+                         f"them, received {value!r}")
+    if len(listed) == 4 and (listed[0] != 1 or listed[3] != 1):
+        raise ValueError(f"{what}: {name} over the batch or channel axis must be 1, "
+                         f"received {listed}")
+    return (listed[0],) * 2 if len(listed) == 1 else tuple(listed[-3:-1] if len(listed) == 4
+                                                           else listed)
 
 
 def _padding(padding, data_format, what):
-    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"{what}: padding must be 'SAME' or 'VALID', received {padding!r}")
+    if padding not in ("SAME", "VALID"):      # (TensorFlow takes upper case only)
+        raise ValueError(f"{what}: padding must be 'SAME' or 'VALID' (upper case), received "
+                         f"{padding!r}")
     if data_format not in (None, "NHWC"):
         raise ValueError(f"{what}: only data_format='NHWC' (channels last) is supported, "
                          f"received {data_format!r}")
@@ -248,16 +247,17 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 # ---- dropout ----------------------------------------------------------------------------------
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each element with probability `rate`, scale the rest by 1 / (1 - rate), so the
-    expected value is unchanged (TF's inverted dropout); the gradient takes the same path."""
-    from scratchnet import backend
+    expected value is unchanged (TF's inverted dropout); the gradient takes the same path.
+    `seed` follows tf.random's rules (scratchnet/random.py): repeated calls with one seed
+    differ, and the sequence repeats after tf.random.set_seed."""
+    from scratchnet import random
 
     a = _floats(x, "tf.nn.dropout")
     rate = float(rate)
     if not 0 <= rate < 1:
         raise ValueError(f"tf.nn.dropout: rate must be in [0, 1), received {rate}")
     shape = a.shape if noise_shape is None else tuple(int(d) for d in noise_shape)
-    rng = backend.rng() if seed is None else np.random.default_rng(seed)
-    keep = (rng.random(shape) >= rate)
+    keep = random.generator(seed, "tf.nn.dropout").random(shape) >= rate
     scale = (keep / (1 - rate)).astype(a.dtype)
     return result("Dropout", [x], a * scale, lambda dy: [dy * scale])
 
