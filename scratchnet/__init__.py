@@ -39,6 +39,7 @@ from scratchnet.ops.math_ops import (abs, add, add_n, argmax, argmin, cast, divi
                                      square, subtract, tanh, truediv, where)
 from scratchnet.tensors import Tensor, Variable, is_tensor
 
+bool = bool_                            # noqa: A001 (tf.bool; not in __all__)
 set_random_seed = random.set_seed       # TF1's tf.set_random_seed
 
 __version__ = version.VERSION          # scratchnet's version (tf.version.VERSION too)

@@ -10,10 +10,15 @@ with arrays works on it, and it adds what lecture code calls on TensorFlow tenso
     t.dtype          float32, int32, ... (`t.dtype == tf.float32`)
     print(t)         tf.Tensor([2.7 1.9 -2.9], shape=(3,), dtype=float32)
 
-Arithmetic (`+ - * / ** @`, comparisons, `t[...]`) gives Tensors, and inside a
-`tf.GradientTape` it is recorded so that the tape can differentiate it (gradient_tape.py).
-NumPy functions applied to a Tensor (`np.exp(t)`, `np.mean(t)`) give plain NumPy results,
-as they do in TensorFlow, and are not differentiated: use `tf.exp`, `tf.reduce_mean`.
+Arithmetic (`+ - * / ** @`, comparisons, `t[...]`), NumPy's element-wise functions
+(`np.exp(t)`, `np.maximum(t, 0)`) and the array methods that reshape or reduce (`t.reshape`,
+`t.T`, `t.sum(axis)`, `t.mean()`, `t.astype`) are TensorFlow operations giving Tensors, and
+inside a `tf.GradientTape` they are recorded so that the tape can differentiate them
+(gradient_tape.py, ops/dispatch.py). Other NumPy functions (`np.mean(t)`, `np.concatenate`)
+give plain NumPy results, as they do in TensorFlow, and are not differentiated -- except
+inside a model's or layer's `call`, where the common ones (np.sum, np.mean, np.concatenate,
+np.reshape, ...) are the tf operations and any other raises a TypeError naming it, so that
+training never gets a silently wrong gradient.
 
 A `Variable` holds a value that changes: a model weight, or `w = tf.Variable(2.0)`. Its
 `assign`, `assign_add` and `assign_sub` write into the same memory, so an optimizer, a
@@ -86,6 +91,13 @@ class Tensor(np.ndarray):
 
     def numpy(self):
         """The values as a plain NumPy array (a NumPy scalar for a 0-d tensor)."""
+        from scratchnet.ops import dispatch
+
+        if dispatch._in_a_call([self]):
+            raise dispatch.UntraceableError(
+                ".numpy() on a tensor inside a model's or layer's call() leaves the gradient: "
+                "training would silently get a wrong gradient. Keep computing with tf "
+                "operations or layers.")
         array = self.view(np.ndarray)
         return array[()] if array.ndim == 0 else array
 
@@ -125,12 +137,73 @@ class Tensor(np.ndarray):
         if "out" in kwargs:
             kwargs["out"] = tuple(plain(o) for o in kwargs["out"])
         result = getattr(ufunc, method)(*plain(list(inputs)), **kwargs)
+        if dispatch._in_a_call(list(inputs)) and dispatch._carries_gradient(result):
+            name = ufunc.__name__ + ("" if method == "__call__" else f".{method}")
+            raise dispatch.UntraceableError(
+                f"np.{name} on a tensor inside a model's or layer's call() cannot be "
+                "differentiated by scratchnet: training would silently get a wrong gradient. "
+                "Use tf operations or layers instead.")
         if method == "__call__" and not kwargs and isinstance(result, np.ndarray):
             return dispatch.untracked(result, inputs)
         return result
 
     def __array_function__(self, func, types, args, kwargs):
-        return func(*plain(list(args)), **plain(kwargs))
+        from scratchnet.ops import dispatch
+
+        return dispatch.numpy_function(func, args, kwargs)
+
+    # NumPy's methods that reshape or reduce are TensorFlow operations here (differentiable):
+    def reshape(self, *shape, order="C"):
+        from scratchnet.ops import array_ops
+
+        if order != "C":
+            raise ValueError("Tensor.reshape: only order='C' is supported")
+        return array_ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def ravel(self, order="C"):
+        return self.reshape(-1, order=order)
+
+    flatten = ravel
+
+    def transpose(self, *axes):
+        from scratchnet.ops import array_ops
+
+        perm = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None
+        return array_ops.transpose(self, perm)
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def squeeze(self, axis=None):
+        from scratchnet.ops import array_ops
+
+        return array_ops.squeeze(self, axis)
+
+    def astype(self, dtype, *args, **kwargs):
+        from scratchnet.ops import math_ops
+
+        return math_ops.cast(self, dtype)
+
+    def _reduce(self, name, axis, keepdims, kwargs):
+        from scratchnet.ops import math_ops
+
+        if kwargs.get("out") is not None or kwargs.get("dtype") is not None:
+            return getattr(self.view(np.ndarray), name[7:])(axis=axis, keepdims=keepdims,
+                                                           **kwargs)
+        return getattr(math_ops, name)(self, axis, keepdims)
+
+    def sum(self, axis=None, keepdims=False, **kwargs):
+        return self._reduce("reduce_sum", axis, keepdims, kwargs)
+
+    def mean(self, axis=None, keepdims=False, **kwargs):
+        return self._reduce("reduce_mean", axis, keepdims, kwargs)
+
+    def max(self, axis=None, keepdims=False, **kwargs):
+        return self._reduce("reduce_max", axis, keepdims, kwargs)
+
+    def min(self, axis=None, keepdims=False, **kwargs):
+        return self._reduce("reduce_min", axis, keepdims, kwargs)
 
     def __getitem__(self, key):
         from scratchnet.ops import array_ops

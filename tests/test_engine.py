@@ -182,21 +182,21 @@ def _call_model(body):
 
 
 @pytest.mark.parametrize("body, named", [
-    (lambda d, x: d(np.exp(x)), "np.exp"),
-    (lambda d, x: d(np.concatenate([x, x], axis=1)), "np.concatenate"),
-    (lambda d, x: d(x).sum(axis=1, keepdims=True), ".sum"),
-    (lambda d, x: d(x.reshape((-1, 4))), ".reshape"),
-    (lambda d, x: d(np.asarray(x)), "NumPy array"),
-    (lambda d, x: d(x) ** 2, "power"),
-    (lambda d, x: d(x @ np.ones((4, 4))), "matrix product"),
+    (lambda d, x: d(np.sin(x)), "np.sin"),
+    (lambda d, x: d(np.cumsum(x, axis=1)), "np.cumsum"),
     (lambda d, x: d(x.numpy()), ".numpy()"),
+    (lambda d, x: d(x) + np.add.reduce(x, axis=1, keepdims=True), "np.add.reduce"),
 ])
 def test_untraceable_operations_in_call_are_named(body, named):
+    """What neither the tape of layer calls nor the tf operations can differentiate is
+    refused by name (np.exp, .sum, .reshape, @, ** and np.concatenate are tf operations and
+    are differentiated: tests/test_gradient_tape.py)."""
     model = _call_model(body)
-    with pytest.raises(TypeError, match=rf"{named}.*call\(\).*Add\(\)"):
+    escaped = named.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(TypeError, match=rf"{escaped}.*call\(\)"):
         model(np.ones((2, 4)))
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(TypeError, match=named.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TypeError, match=escaped):
         model.fit(np.ones((2, 4)), np.ones((2, 3)), verbose=0)
 
 

@@ -547,3 +547,147 @@ def test_a_loss_function_without_a_gradient_is_refused():
     model.compile(optimizer="sgd", loss=numpy_loss)
     with pytest.raises((TypeError, ValueError), match="numpy_loss"):
         model.fit(np.ones((4, 1)), np.ones(4), verbose=0)
+
+
+# ---- subclassed models whose call is made of tf operations -----------------------------------
+def test_python_mls_linear_regression_runs_as_printed(capsys):
+    """The subclassed model with two tf.Variables: built, summarized, trained by hand on a
+    shuffled, repeated tf.data pipeline, then by fit with a loss function of its own. Its
+    shuffle draws NumPy's numbers, not TensorFlow's, so this checks where training gets
+    (near TensorFlow's printed result, and fit near the least-squares line) -- the
+    deterministic version below is compared with TensorFlow step by step."""
+    from lecture_linear_regression import LINEAR_REGRESSION
+
+    ns = {}
+    exec(compile(LINEAR_REGRESSION.replace("tensorflow", "scratchnet"), "pml", "exec"), ns)
+    out = capsys.readouterr().out
+    assert "Total params: 2" in out and "tf.Tensor(0.25, shape=(), dtype=float32)" in out
+    assert out.count("Epoch ") == 20
+    hand = ns["Ws"][-1], ns["bs"][-1]          # TensorFlow's run ends at 2.6577, 4.8799
+    assert abs(hand[0] - 2.6577) < 0.02 and abs(hand[1] - 4.8799) < 0.02
+    x, y = ns["X_train_norm"][:, 0], ns["y_train"]
+    w_ls, b_ls = np.polyfit(x, y, 1)            # where 200 epochs of fit get to
+    model = ns["model"]                         # (the one trained by fit)
+    assert [v.name for v in model.trainable_variables] == ["weight", "bias"]
+    assert abs(float(model.w) - w_ls) < 0.01 and abs(float(model.b) - b_ls) < 0.01
+    assert model.layers == [] and model.count_params() == 2
+
+
+def linear_model_by_hand(T, x, y, steps=12):
+    """The same model and training step, in order (no shuffle), with an optimizer too."""
+    class MyModel(T.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.w = T.Variable(0.0, name='weight')
+            self.b = T.Variable(0.0, name='bias')
+
+        def call(self, x):
+            return self.w * x + self.b
+
+    def loss_fn(y_true, y_pred):
+        return T.reduce_mean(T.square(y_true - y_pred))
+
+    model = MyModel()
+    model.build(input_shape=(None, 1))
+    optimizer = T.keras.optimizers.SGD(learning_rate=0.01)
+    losses = []
+    for i in range(steps):
+        bx, by = x[i % len(x):i % len(x) + 1], y[i % len(x):i % len(x) + 1]
+        with T.GradientTape() as tape:
+            current_loss = loss_fn(model(bx), by)
+        dW, db = tape.gradient(current_loss, [model.w, model.b])
+        if i % 2:
+            model.w.assign_sub(0.05 * dW)
+            model.b.assign_sub(0.05 * db)
+        else:
+            optimizer.apply_gradients(zip([dW, db], [model.w, model.b]))
+        losses.append(current_loss)
+    return losses, [model.w, model.b]
+
+
+def test_a_model_of_variables_trains_by_hand_like_tensorflow():
+    x = np.linspace(-1.5, 1.5, 10).astype("float32").reshape(-1, 1)
+    y = np.array([1.0, 1.3, 3.1, 2.0, 5.0, 6.3, 6.6, 7.4, 8.0, 9.0], "float32")
+    ours, theirs = both(linear_model_by_hand, "float32", x, y)
+    check_same(ours, theirs, "float32", "losses and w, b", "subclassed tf ops")
+
+
+def test_fit_trains_a_model_of_variables_as_its_custom_loop_does():
+    """Keras 3 does not track a plain tf.Variable on a keras.Model (its fit warns "no
+    trainable weights" and leaves w and b at 0); tf.keras 2 did, and so does scratchnet: fit
+    with SGD(0.01), batches of 1 in order, gives exactly the hand-written loop's weights."""
+    x = np.linspace(-1.5, 1.5, 10).reshape(-1, 1).astype("float32")
+    y = np.array([1.0, 1.3, 3.1, 2.0, 5.0, 6.3, 6.6, 7.4, 8.0, 9.0], "float32")
+
+    def make():
+        class MyModel(sn.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.w = sn.Variable(0.0, name='weight')
+                self.b = sn.Variable(0.0, name='bias')
+
+            def call(self, x):
+                return self.w * x + self.b
+        return MyModel()
+
+    def loss_fn(y_true, y_pred):
+        return sn.reduce_mean(sn.square(y_true - y_pred))
+
+    fitted = make()
+    fitted.compile(optimizer="sgd", loss=loss_fn)
+    fitted.fit(x, y, epochs=2, batch_size=1, shuffle=False, verbose=0)
+    by_hand, optimizer = make(), sn.keras.optimizers.SGD(0.01)
+    for _ in range(2):
+        for i in range(10):
+            with sn.GradientTape() as tape:
+                loss = loss_fn(y[i:i + 1, None], by_hand(x[i:i + 1]))
+            grads = tape.gradient(loss, by_hand.trainable_variables)
+            optimizer.apply_gradients(zip(grads, by_hand.trainable_variables))
+    assert fitted.get_weights()[0] == by_hand.get_weights()[0]
+    assert fitted.get_weights()[1] == by_hand.get_weights()[1]
+    assert fitted.weight_paths == [f"{fitted.name}/weight", f"{fitted.name}/bias"]
+
+
+def mixed_model(T, weights, x, y, numpy_spelling=False):
+    """A subclassed model mixing layers and tf operations in call: trained by fit."""
+    class Mixed(T.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.scale = self.add_weight(shape=(1, 8), initializer="ones", name="scale")
+            self.dense = T.keras.layers.Dense(4, activation="tanh")
+            self.out = T.keras.layers.Dense(2)
+
+        def call(self, inputs):
+            h = self.dense(inputs)
+            if numpy_spelling:        # the same math in NumPy's spelling (scratchnet only)
+                both_ = np.concatenate([np.exp(-h ** 2), h @ np.eye(4, dtype=h.dtype)], axis=1)
+                return self.out(both_ * self.scale + both_.sum(axis=1, keepdims=True) / 8)
+            both_ = T.concat([T.exp(-h ** 2), T.matmul(h, T.eye(4, dtype=h.dtype))], axis=1)
+            return self.out(both_ * self.scale + T.reduce_sum(both_, axis=1, keepdims=True) / 8)
+
+    model = Mixed()
+    model(x[:1])
+    model.set_weights(weights)
+    model.compile(optimizer=T.keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    return history.history["loss"], model.get_weights()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_subclassed_model_of_layers_and_tf_operations_fits_like_tensorflow(dtype):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(12, 3)).astype(dtype)
+    y = rng.normal(size=(12, 2)).astype(dtype)
+    with floatx_scope(dtype):
+        probe = sn.keras.layers.Dense(4)
+        probe.build((None, 3))
+    weights = [np.full((1, 8), 0.5, dtype), rng.normal(size=(3, 4)).astype(dtype),
+               np.zeros(4, dtype), rng.normal(size=(8, 2)).astype(dtype), np.zeros(2, dtype)]
+    ours, theirs = both(mixed_model, dtype, weights, x, y)
+    check_same(np.asarray(ours[0], dtype), theirs[0], dtype, "loss", "subclassed tf ops")
+    check_same(ours[1], theirs[1], dtype, "weights after fit", "subclassed tf ops")
+    with floatx_scope(dtype):
+        spelled = mixed_model(sn, weights, x, y, numpy_spelling=True)
+    assert spelled[0] == ours[0]
+    for a, b in zip(spelled[1], ours[1]):
+        np.testing.assert_array_equal(a, b)

@@ -34,8 +34,12 @@ _HINT = ("Inside call(), combine tensors with layers (layers.Add(), layers.Multi
          "+, -, *, / and slicing, which scratchnet differentiates.")
 
 
+class UntraceableError(TypeError):
+    """Something was done to a traced tensor that the tape of layer calls cannot follow."""
+
+
 def _refuse(what, owner):
-    raise TypeError(
+    raise UntraceableError(
         f"{what} on a tensor inside the call() of model {owner!r} cannot be differentiated "
         f"by scratchnet: training would silently get a wrong gradient. {_HINT}")
 

@@ -43,6 +43,7 @@ import numpy as np
 from scratchnet import backend
 from scratchnet.gradient_tape import _sinks as _tape_sinks   # (GradientTape.gradient's)
 from scratchnet.tensors import Variable
+from scratchnet.engine.tape import UntraceableError
 from scratchnet.engine import context, symbolic, workspace
 
 _name_counts = {}
@@ -227,9 +228,10 @@ class Layer:
         constraint = constraints.get(constraint, f"{self.name}: {name or 'weight'} constraint")
         if constraint is not None:
             self._constraints.append((value, constraint))
-        # A layer computed in `call` (tf operations) works on Variables, as in Keras; the
-        # layers with their own forward/backward compute on the plain array.
-        return self._variable(value) if self._computes_in_call() else value
+        # A layer computed in `call` (tf operations) and a model work on Variables, as in
+        # Keras; the layers with their own forward/backward compute on the plain array.
+        as_variable = self._computes_in_call() or self._kind == "model"
+        return self._variable(value) if as_variable else value
 
     def _variable(self, weight):
         """The Variable over one of this layer's weight arrays (the same object every time)."""
@@ -499,7 +501,9 @@ class Layer:
         from scratchnet import gradient_tape
         from scratchnet.tensors import Tensor, plain
 
-        tape = gradient_tape.GradientTape(persistent=True, watch_accessed_variables=False)
+        # (watching what it reads: the weights of the layers called inside get their
+        # gradients even where their input is a constant)
+        tape = gradient_tape.GradientTape(persistent=True, watch_accessed_variables=True)
         tape._internal = True
         with gradient_tape.only(tape):
             xs = [Tensor._from(a) for a in (x if isinstance(x, list) else [x])]
@@ -511,6 +515,11 @@ class Layer:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"call() of {self._kind} {self.name!r} returned {y!r}; expected "
                             "one tensor")
+        if gradient_tape._key(y) not in tape._tracked:
+            raise UntraceableError(
+                f"call() of {self._kind} {self.name!r} returned a value that was not computed "
+                "from its inputs or weights by tf operations and layers (x.numpy() or "
+                "np.asarray(x) on the way?), so training could not differentiate it")
         return plain(y), (tape, xs, y)
 
     def _backward_by_tape(self, dy, cache, need_input_grad):

@@ -36,10 +36,10 @@ import inspect
 
 import numpy as np
 
-from scratchnet import backend, losses, metrics as metrics_module, optimizers
+from scratchnet import backend, gradient_tape, losses, metrics as metrics_module, optimizers
 from scratchnet.callbacks import CallbackList, _progress_bar
 from scratchnet.engine import context, symbolic, workspace
-from scratchnet.engine.tape import Tape, TracedTensor
+from scratchnet.engine.tape import Tape, TracedTensor, UntraceableError
 from scratchnet.layers.base import Layer, _as_shapes
 from scratchnet.models import batches, data
 from scratchnet.threads import limits_threads
@@ -113,6 +113,7 @@ class Model(Layer):
         self._outputs_spec = None
         self._train_pairs = None
         self._traced_shapes = None
+        self._calls_ops = False         # call() made of tf operations (see _trace_shapes)
 
     def _set_graph(self, graph):
         """Become the model of this graph (models/functional.py's GraphData)."""
@@ -172,14 +173,20 @@ class Model(Layer):
                 return
             seen.add(id(layer))
             if isinstance(layer, Model):
+                if layer._own_weights():        # tf.Variables assigned to the model
+                    found.append(layer)
                 for inner in layer.layers:
                     visit(inner)
             else:
                 found.append(layer)
 
-        for layer in self.layers:
-            visit(layer)
+        visit(self)
         return found
+
+    def _own_weights(self):
+        """The model's own weights: tf.Variables assigned to it (`self.w = tf.Variable(0.0)`,
+        layers/base.py), before its layers' (Keras's order)."""
+        return list(self._trainable_weights) + list(self._non_trainable_weights)
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in `model.layers` (Keras's get_layer)."""
@@ -216,7 +223,8 @@ class Model(Layer):
 
     @property
     def weights(self):
-        return self._unique(w for layer in self._weight_layers() for w in layer.weights)
+        return self._unique(self._own_weights() + [w for layer in self._weight_layers()
+                                                   for w in layer.weights])
 
     @property
     def weight_paths(self):
@@ -228,6 +236,8 @@ class Model(Layer):
 
         def visit(model, prefix):
             inner = "" if type(model).__name__ == "Functional" else f"{prefix}{model.name}/"
+            for weight in model._own_weights():
+                paths.setdefault(id(weight), inner + model._weight_names[id(weight)])
             for layer in model.layers:
                 if isinstance(layer, Model):
                     visit(layer, inner)
@@ -242,8 +252,8 @@ class Model(Layer):
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return self._unique(w for layer in self._weight_layers()
-                            for w in layer.trainable_weights)
+        return self._unique(list(self._trainable_weights) + [
+            w for layer in self._weight_layers() for w in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self):
@@ -262,7 +272,8 @@ class Model(Layer):
         """[(layer, i)] for every trainable weight, in order (each weight once)."""
         if not self.trainable:
             return []
-        pairs, seen = [], set()
+        pairs = [(self, i) for i in range(len(self._trainable_weights))]
+        seen = {id(w) for w in self._trainable_weights}
         for layer in self._weight_layers():
             inner = (layer._trainable_pairs() if isinstance(layer, Model)
                      else [(layer, i) for i in range(len(layer._trainable_weights))]
@@ -275,8 +286,8 @@ class Model(Layer):
         return pairs
 
     def zero_grads(self):
-        for layer in self._leaf_layers_list():
-            layer.zero_grads()
+        for layer in self._leaf_layers_list():     # (a model among them: its own weights)
+            Layer.zero_grads(layer) if isinstance(layer, Model) else layer.zero_grads()
 
     # ---- shapes, inputs, outputs ------------------------------------------------------
     def _output_dtype(self):
@@ -327,10 +338,20 @@ class Model(Layer):
         """Run `call` once (inference) on xs to build the layers, and keep the shapes it saw:
         every layer's output shapes, the model's outputs (for compile and summary)."""
         tape = Tape(self.name, record=False, shapes=True)
-        outs, multi = self._trace_call(tape, xs, training=False)
+        try:
+            outs, multi = self._trace_call(tape, xs, training=False)
+            outputs, by_layer = [tape.values[i] for i in outs], tape.shapes_by_layer
+        except UntraceableError:
+            # `call` uses tf operations (tf.matmul, self.w * x with a tf.Variable, ...), which
+            # the tape of layer calls cannot follow: the model runs like a layer written as
+            # `call` instead -- on a GradientTape of its own (Layer._forward_by_tape).
+            self._calls_ops = True
+            with gradient_tape.paused():
+                y, _ = self._forward_by_tape(xs if len(xs) > 1 else xs[0], False)
+            outputs, multi, by_layer = [y], False, {}
         self._traced_shapes = {
-            "outputs": [(None,) + tuple(tape.values[i].shape[1:]) for i in outs],
-            "multi": multi, "layers": tape.shapes_by_layer,
+            "outputs": [(None,) + tuple(v.shape[1:]) for v in outputs],
+            "multi": multi, "layers": by_layer,
             "inputs": [(None,) + tuple(x.shape[1:]) for x in xs]}
         self._build_input_shape = (self._traced_shapes["inputs"][0]
                                    if len(xs) == 1 else self._traced_shapes["inputs"])
@@ -397,6 +418,9 @@ class Model(Layer):
         """(outputs, cache): the model as one layer of a bigger model (see Layer)."""
         xs = x if isinstance(x, list) else [x]
         root = workspace.active()
+        if self._calls_ops:
+            y, cache = self._forward_by_tape(x, training)
+            return y, ("ops", cache)
         if self._graph is not None:
             state = self._graph.plan.forward(xs, training, root, fresh_outputs=root is None)
             outs = self._graph.plan.outputs(state)
@@ -411,6 +435,8 @@ class Model(Layer):
         return (outs if multi else outs[0]), cache
 
     def backward(self, dy, cache, need_input_grad=True):
+        if cache[0] == "ops":
+            return self._backward_by_tape(dy, cache[1], need_input_grad)
         dys = dy if isinstance(dy, list) else [dy]
         if cache[0] == "graph":
             grads = self._graph.plan.backward(cache[1], dys, need_input_grad)
@@ -461,6 +487,9 @@ class Model(Layer):
     def _run(self, xs, training, record):
         """The model on a batch, outputs always fresh arrays: (outputs, state for backward)."""
         root = workspace.root_for(self)
+        if self._calls_ops:
+            y, cache = self._forward_by_tape(xs if len(xs) > 1 else xs[0], training)
+            return [y], ("ops", cache)
         if self._graph is not None:
             plan = self._graph.plan
             state = plan.forward(xs, training, root, fresh_outputs=True)
@@ -471,7 +500,9 @@ class Model(Layer):
         return outs, ("tape", tape, out_ids)
 
     def _backprop(self, state, output_grads, logits_positions):
-        if state[0] == "graph":
+        if state[0] == "ops":
+            self._backward_by_tape(output_grads[0], state[1], False)
+        elif state[0] == "graph":
             self._graph.plan.backward(state[1], output_grads, False, logits_positions)
         else:
             _, tape, out_ids = state
@@ -481,6 +512,8 @@ class Model(Layer):
     def _logits_of(self, state, position, training):
         """The logits behind output `position` when the layer making it ends in softmax /
         sigmoid and nothing else uses that output, else None."""
+        if state[0] == "ops":
+            return None
         if state[0] == "graph":
             producer = self._graph.plan.output_producers(training)[position]
             if producer is None:
