@@ -188,9 +188,10 @@ class Tensor(np.ndarray):
     def _reduce(self, name, axis, keepdims, kwargs):
         from scratchnet.ops import math_ops
 
-        if kwargs.get("out") is not None or kwargs.get("dtype") is not None:
-            return getattr(self.view(np.ndarray), name[7:])(axis=axis, keepdims=keepdims,
-                                                           **kwargs)
+        if (kwargs.get("out") is not None or kwargs.get("dtype") is not None
+                or self.dtype.kind not in "fc"):     # NumPy's own rules (bools, integers)
+            return _tensor_from(getattr(self.view(np.ndarray), name[7:])(
+                axis=axis, keepdims=keepdims, **kwargs))
         return getattr(math_ops, name)(self, axis, keepdims)
 
     def sum(self, axis=None, keepdims=False, **kwargs):

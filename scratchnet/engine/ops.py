@@ -23,23 +23,13 @@ import numbers
 
 import numpy as np
 
+from scratchnet.gradient_tape import unbroadcast   # (the same rule as tf.GradientTape's)
 from scratchnet.layers.base import Layer
 
 _FORWARD = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
             "divide": np.true_divide}
 _CLASS_NAMES = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply",
                 "divide": "TrueDivide", "negative": "Negative", "getitem": "GetItem"}
-
-
-def unbroadcast(grad, shape):
-    """Sum `grad` over the axes NumPy broadcasting added or stretched to reach `shape`."""
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, d in enumerate(shape) if d == 1 and grad.shape[extra + i] != 1)
-    summed = grad.sum(axis=axes, keepdims=True) if axes else grad
-    return summed.reshape(shape)
 
 
 def _broadcast_shapes(shapes):

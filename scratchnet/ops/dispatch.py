@@ -10,6 +10,7 @@ any other NumPy function on a tracked tensor raises a TypeError that names it.
 import numpy as np
 
 from scratchnet import gradient_tape
+from scratchnet.engine.symbolic import flatten
 from scratchnet.engine.tape import UntraceableError
 from scratchnet.ops import array_ops, math_ops
 from scratchnet.tensors import Tensor, plain
@@ -60,19 +61,11 @@ def _carries_gradient(value):
     return isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "fc"
 
 
-def _leaves(value):
-    if isinstance(value, (list, tuple)):
-        return [leaf for v in value for leaf in _leaves(v)]
-    if isinstance(value, dict):
-        return [leaf for v in value.values() for leaf in _leaves(v)]
-    return [value]
-
-
 def _in_a_call(values):
     """True inside a model's or layer's `call` (an internal tape records) when one of
     `values` is tracked: there nothing may silently leave the gradient."""
     return (gradient_tape.recording() and any(t._internal for t in gradient_tape._recording)
-            and gradient_tape.tracked(_leaves(values)))
+            and gradient_tape.tracked(flatten(values)))
 
 
 def numpy_function(func, args, kwargs):
