@@ -315,8 +315,11 @@ def record_layer_call(layer, inputs, output, cache):
     outputs = output if isinstance(output, list) else [output]
     need_dx = tracked(xs)
 
+    reusable = getattr(layer, "_reusable_cache", None)     # (a model: see Model)
+
     def backward(dy):
-        dx = layer.backward(dy, cache, need_input_grad=need_dx)
+        dx = layer.backward(dy, reusable(cache) if reusable else cache,
+                            need_input_grad=need_dx)
         return (dx if takes_list else [dx]) if need_dx else [None] * len(xs)
 
     for tape in _recording:

@@ -53,15 +53,10 @@ def plain(value):
 def default_dtype(value):
     """The dtype TensorFlow gives a Python value: floats float32, ints int32, bools bool."""
     array = np.asarray(value)
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+    if isinstance(value, (np.ndarray, np.generic)):      # NumPy values keep their dtype
         return array.dtype
-    if array.dtype == np.float64:
-        return np.dtype(np.float32)
-    if array.dtype == np.int64:
-        return np.dtype(np.int32)
-    if array.dtype.kind in "US":
-        return array.dtype
-    return array.dtype
+    return {np.dtype(np.float64): np.dtype(np.float32),
+            np.dtype(np.int64): np.dtype(np.int32)}.get(array.dtype, array.dtype)
 
 
 def as_array(value, dtype=None):

@@ -691,3 +691,27 @@ def test_a_subclassed_model_of_layers_and_tf_operations_fits_like_tensorflow(dty
     assert spelled[0] == ours[0]
     for a, b in zip(spelled[1], ours[1]):
         np.testing.assert_array_equal(a, b)
+
+
+def persistent_model_tape(T, weights, x):
+    model = cnn(T)
+    model.set_weights(weights)
+    with T.GradientTape(persistent=True) as tape:
+        p = model(x, training=True)
+        loss = T.reduce_sum(p * p)
+        other = T.reduce_mean(p)
+    return (tape.gradient(loss, model.trainable_variables),
+            tape.gradient(other, model.trainable_variables),
+            tape.gradient(loss, model.trainable_variables))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_persistent_tape_differentiates_a_model_call_more_than_once(dtype):
+    rng = np.random.default_rng(8)
+    with floatx_scope(dtype):
+        weights = cnn(sn).get_weights()
+    x = rng.normal(size=(3, 10, 10, 1)).astype(dtype)
+    ours, theirs = both(persistent_model_tape, dtype, weights, x)
+    check_same(ours, theirs, dtype, "three gradients of one model call")
+    for a, b in zip(ours[0], ours[2]):
+        np.testing.assert_array_equal(a, b)

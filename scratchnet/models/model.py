@@ -32,6 +32,7 @@ its update, as Keras does. With several outputs the logs also hold each output's
 `trainable` is read at `compile`, as in Keras: the weights the optimizer updates are those
 trainable then (unfreeze a layer, compile again, and it trains).
 """
+import copy
 import inspect
 
 import numpy as np
@@ -433,6 +434,18 @@ class Model(Layer):
             cache = ("tape", tape, out_ids, list(range(len(xs))))
         # a list exactly when compute_output_shape gives a list (what the graph expects)
         return (outs if multi else outs[0]), cache
+
+    @staticmethod
+    def _reusable_cache(cache):
+        """A cache that `backward` may consume while `cache` stays whole (a persistent
+        tf.GradientTape differentiates a model call more than once): backward drops each
+        call's cache as soon as it is done with it, from its own list."""
+        if cache[0] == "graph":
+            values, caches, *rest = cache[1]
+            return ("graph", (values, list(caches), *rest))
+        if cache[0] == "tape":
+            return ("tape", copy.copy(cache[1]), *cache[2:])
+        return cache
 
     def backward(self, dy, cache, need_input_grad=True):
         if cache[0] == "ops":
