@@ -87,7 +87,7 @@ class _Node:
         self.name = name            # the operation's name ("MatMul", "dense", ...)
         self.inputs = inputs        # the inputs' keys (None: not tracked, gets no gradient)
         self.shapes = shapes        # the inputs' shapes (to unbroadcast their gradients)
-        self.output = output        # the output's key
+        self.output = output        # the output's key (a tuple of keys: several outputs)
         self.backward = backward    # dL/d(output) -> [dL/d(input) or None, ...]
 
 
@@ -225,9 +225,14 @@ class GradientTape:
                     np.asarray(plain(seed), dtype=np.asarray(t).dtype).reshape(np.shape(t))
                 grads[key] = grads[key] + g if key in grads else g
             for node in reversed(self._nodes):
-                dy = grads.get(node.output)
-                if dy is None:
-                    continue
+                if isinstance(node.output, tuple):       # a model with several outputs
+                    dy = [grads.get(k) for k in node.output]   # (None: no loss on it)
+                    if all(d is None for d in dy):
+                        continue
+                else:
+                    dy = grads.get(node.output)
+                    if dy is None:
+                        continue
                 for key, shape, g in zip(node.inputs, node.shapes, node.backward(dy)):
                     if key is None or g is None:
                         continue
@@ -327,10 +332,8 @@ def record_layer_call(layer, inputs, output, cache):
         weight_keys = tape._record_weights(weights)
         if all(k is None for k in keys + weight_keys):
             continue
-        if len(outputs) != 1:
-            raise NotImplementedError(
-                f"Layer {layer.name!r} has several outputs: differentiating it under "
-                "tf.GradientTape is not supported in scratchnet yet")
-        tape._tracked[id(outputs[0])] = outputs[0]
-        tape._nodes.append(_Node(layer.name, keys, [np.shape(x) for x in xs],
-                                 id(outputs[0]), backward))
+        for out in outputs:
+            tape._tracked[id(out)] = out
+        output_keys = id(outputs[0]) if len(outputs) == 1 else tuple(map(id, outputs))
+        tape._nodes.append(_Node(layer.name, keys, [np.shape(x) for x in xs], output_keys,
+                                 backward))

@@ -715,3 +715,29 @@ def test_a_persistent_tape_differentiates_a_model_call_more_than_once(dtype):
     check_same(ours, theirs, dtype, "three gradients of one model call")
     for a, b in zip(ours[0], ours[2]):
         np.testing.assert_array_equal(a, b)
+
+
+def two_outputs(T, weights, x):
+    inputs = T.keras.Input((3,))
+    hidden = T.keras.layers.Dense(4, activation="tanh")(inputs)
+    outputs = {"a": T.keras.layers.Dense(2)(hidden), "b": T.keras.layers.Dense(1)(hidden)}
+    model = T.keras.Model(inputs, outputs)
+    model.set_weights(weights)
+    with T.GradientTape(persistent=True) as tape:
+        out = model(x)
+        both_ = T.reduce_sum(out["a"] ** 2) + 3.0 * T.reduce_sum(out["b"])
+        only_b = T.reduce_sum(out["b"])
+    return (tape.gradient(both_, model.trainable_variables),
+            tape.gradient(only_b, model.trainable_variables))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_model_with_two_outputs_on_the_tape(dtype):
+    """A loss on one output leaves the other head's weights unconnected: None, as in TF."""
+    rng = np.random.default_rng(9)
+    weights = [rng.normal(size=s).astype(dtype) for s in [(3, 4), (4,), (4, 2), (2,),
+                                                          (4, 1), (1,)]]
+    x = rng.normal(size=(5, 3)).astype(dtype)
+    ours, theirs = both(two_outputs, dtype, weights, x)
+    check_same(ours, theirs, dtype, "gradients of a two-output model")
+    assert ours[1][2] is None and ours[1][3] is None
