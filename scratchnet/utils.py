@@ -1,4 +1,5 @@
-"""`to_categorical`, the seed setter and `Progbar`, as in `keras.utils`.
+"""`to_categorical`, the seed setter, `Progbar` and `PyDataset` / `Sequence`
+(data/py_dataset.py), as in `keras.utils`.
 
 Lecture: the university course and Python ML ch. 13 one-hot encode labels with
 `to_categorical(y, 10)` before `categorical_crossentropy`.
@@ -7,8 +8,9 @@ import numpy as np
 
 from scratchnet.backend import set_random_seed
 from scratchnet.callbacks.progbar import Progbar
+from scratchnet.data.py_dataset import PyDataset, Sequence
 
-__all__ = ["to_categorical", "set_random_seed", "Progbar"]
+__all__ = ["to_categorical", "set_random_seed", "Progbar", "PyDataset", "Sequence"]
 
 
 def to_categorical(y, num_classes=None):

@@ -113,6 +113,54 @@ def _call(fn, element):
     return fn(*element) if isinstance(element, tuple) else fn(element)
 
 
+def ahead(make_iterator, size, name="scratchnet.data prefetch"):
+    """The elements of `make_iterator()`, computed up to `size` ahead by one background
+    thread, in order. The thread stops as soon as the consumer stops (the end, a `break`, an
+    error, garbage collection); an error in the producer is raised here, in the consumer.
+    Used by `Dataset.prefetch` and by fit's loading of a PyDataset (models/batches.py)."""
+    if size == 0:                       # nothing to buffer: no thread either
+        yield from make_iterator()
+        return
+    ready = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(item):
+        # Wait for room in the queue, but give up once the consumer has stopped.
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce():
+        upstream = make_iterator()
+        try:
+            for element in upstream:
+                if not put(("element", element)):
+                    return
+            put(("end", None))
+        except BaseException as error:      # handed to the consumer to raise
+            put(("error", error))
+        finally:
+            _close(upstream)
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:                            # normal end, break, error or garbage collection
+        stop.set()
+        worker.join()
+
+
 def _check_int(method, argument, value, minimum):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"Dataset.{method}: {argument} must be an int, received {value!r} "
@@ -509,48 +557,7 @@ class Dataset:
         size = _AUTOTUNE_PREFETCH if buffer_size == AUTOTUNE else buffer_size
 
         def generate():
-            if size == 0:                   # nothing to buffer: no thread either
-                yield from self
-                return
-            ready = queue.Queue(maxsize=size)
-            stop = threading.Event()
-
-            def put(item):
-                # Wait for room in the queue, but give up once the consumer has stopped.
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.05)
-                        return True
-                    except queue.Full:
-                        pass
-                return False
-
-            def produce():
-                upstream = iter(self)
-                try:
-                    for element in upstream:
-                        if not put(("element", element)):
-                            return
-                    put(("end", None))
-                except BaseException as error:      # handed to the consumer to raise
-                    put(("error", error))
-                finally:
-                    _close(upstream)
-
-            worker = threading.Thread(target=produce, name="scratchnet.data prefetch",
-                                      daemon=True)
-            worker.start()
-            try:
-                while True:
-                    kind, value = ready.get()
-                    if kind == "end":
-                        return
-                    if kind == "error":
-                        raise value
-                    yield value
-            finally:                        # normal end, break, error or garbage collection
-                stop.set()
-                worker.join()
+            return ahead(lambda: iter(self), size)
 
         return self._then(generate, leading_dim=self._leading_dim)
 

@@ -103,6 +103,14 @@ class Batches:
     def on_epoch_end(self):
         pass
 
+    def first(self, default=None):
+        """The first batch of a fresh pass (or `default`), the pass then stopped."""
+        iterator = self.iterate()
+        try:
+            return next(iterator, default)
+        finally:
+            close_iterator(iterator)
+
 
 class ArrayBatches(Batches):
     """Consecutive slices of `batch_size` rows of arrays that were checked and cast already:
@@ -137,7 +145,8 @@ class IterableBatches(Batches):
     `on_epoch_begin` / `on_epoch_end`: optional functions called around every epoch."""
 
     def __init__(self, make_iterator, num_batches, kind, on_epoch_begin=None,
-                 on_epoch_end=None):
+                 on_epoch_end=None, first=None):
+        self._first = first          # the first batch without starting a pass (optional)
         self._make_iterator = make_iterator
         self.num_batches = num_batches
         self.kind = kind
@@ -154,6 +163,11 @@ class IterableBatches(Batches):
         if self._on_epoch_end is not None:
             self._on_epoch_end()
 
+    def first(self, default=None):
+        if self._first is not None:
+            return self._first(default)
+        return super().first(default)
+
 
 def _generator_batches(generator, kind, what):
     """A generator (or any iterator) as batches, Keras's GeneratorDataAdapter: it can run only
@@ -166,6 +180,47 @@ def _generator_batches(generator, kind, what):
                          f"{kind}.")
     check_tuple(first[0], kind, what)
     return IterableBatches(lambda: itertools.chain(first, generator), None, kind)
+
+
+def _sequence_batches(seq, shuffle):
+    """A PyDataset / Sequence (batches by index, models/../data/py_dataset.py) as batches,
+    Keras's PyDatasetAdapter: a pass asks for batches 0, 1, ... (in a new random order each
+    epoch when shuffling; an endless one, num_batches None, forever), and the next ones are
+    computed in a background thread while the model trains (`data.dataset.ahead`, up to
+    `max_queue_size` ahead, in order -- so the batches are the same as without it)."""
+    from scratchnet.data.dataset import ahead
+
+    count = seq.num_batches if hasattr(seq, "num_batches") else len(seq)
+    size = getattr(seq, "max_queue_size", 10) or 0
+
+    def one_pass():
+        if count is None:
+            order = itertools.count()
+        else:
+            order = backend.rng().permutation(count) if shuffle else range(count)
+        for index in order:
+            yield _as_batch_tuple(seq[int(index)])
+
+    def first(default):          # (batch 0 alone: no loader thread, nothing read ahead)
+        return _as_batch_tuple(seq[0]) if count != 0 else default
+
+    return IterableBatches(lambda: ahead(one_pass, size, "scratchnet PyDataset loader"),
+                           count, "PyDataset",
+                           on_epoch_begin=getattr(seq, "on_epoch_begin", None),
+                           on_epoch_end=getattr(seq, "on_epoch_end", None), first=first)
+
+
+def _as_batch_tuple(batch):
+    """Keras's PyDatasetAdapter._standardize_batch: an array is (x,), a list a tuple."""
+    if isinstance(batch, np.ndarray):
+        return (batch,)
+    if isinstance(batch, list):
+        return tuple(batch)
+    if isinstance(batch, dict) or (isinstance(batch, tuple) and 1 <= len(batch) <= 3):
+        return batch
+    raise ValueError("PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it "
+                     "must be ordered either (input,) or (inputs, targets) or (inputs, "
+                     f"targets, sample_weights). Received: {describe(batch)}")
 
 
 def _dataset_batches(dataset):
@@ -190,17 +245,21 @@ def _refuse(argument, description, kind, what):
 def yields_batches(x):
     """Is x something that yields batches (rather than arrays)?"""
     from scratchnet.data import Dataset
+    from scratchnet.data.py_dataset import is_sequence_like
 
-    return isinstance(x, (Dataset, collections.abc.Iterator))
+    return isinstance(x, (Dataset, collections.abc.Iterator)) or is_sequence_like(x)
 
 
 def batches_from(x, y=None, sample_weight=None, class_weight=None, shuffle=False, what="fit"):
     """`x` as a `Batches` when it yields batches (a Dataset, a generator or iterator), else
     None (x is arrays, which the model prepares as a whole). Keras's argument rules."""
     from scratchnet.data import Dataset
+    from scratchnet.data.py_dataset import is_sequence_like
 
     if isinstance(x, Dataset):
         kind = "tf.data.Dataset"
+    elif is_sequence_like(x):
+        kind = "PyDataset"
     elif isinstance(x, collections.abc.Iterator):
         # Keras takes generators only; any other iterator (zip, map, iter(list)) is one too
         kind = "generator" if isinstance(x, types.GeneratorType) else "Python iterator"
@@ -214,9 +273,16 @@ def batches_from(x, y=None, sample_weight=None, class_weight=None, shuffle=False
         _refuse("y", "the targets", kind, what)
     if sample_weight is not None:
         _refuse("sample_weights", "the sample weights", kind, what)
-    if kind != "tf.data.Dataset" and class_weight is not None:
+    if kind not in ("tf.data.Dataset", "PyDataset") and class_weight is not None:
         raise ValueError(f"{what}: Argument `class_weight` is not supported for Python "
                          f"generator inputs. Received: class_weight={class_weight}")
+    if kind == "PyDataset":
+        count = x.num_batches if hasattr(x, "num_batches") else len(x)
+        if count is None and shuffle:
+            warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` "
+                          "was provided as an infinite PyDataset. The PyDataset is expected "
+                          "to already be shuffled.", stacklevel=2)
+        return _sequence_batches(x, shuffle and count is not None)
     if shuffle:
         warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` "
                       f"was provided as a {kind}. "
@@ -241,7 +307,7 @@ def check_tuple(element, kind, what):
 def unpack(element, kind, what):
     """(x, y, sample_weight) of one element, None where absent: Keras's
     unpack_x_y_sample_weight (a Dataset element that is not a tuple is x alone)."""
-    if kind != "tf.data.Dataset":
+    if kind not in ("tf.data.Dataset", "PyDataset"):
         check_tuple(element, kind, what)
     if not isinstance(element, tuple):
         return element, None, None

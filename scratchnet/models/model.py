@@ -34,6 +34,7 @@ trainable then (unfreeze a layer, compile again, and it trains).
 """
 import copy
 import inspect
+import warnings
 
 import numpy as np
 
@@ -1124,11 +1125,7 @@ class Model(Layer):
         prepare it, which builds a model not built yet (so callbacks see it built), checks the
         batches' form early, and gives the targets' shapes (which 'accuracy' needs). None when
         the source yields nothing (the epochs then log nothing, as in Keras)."""
-        iterator = source.iterate()
-        try:
-            element = next(iterator, _NOTHING)
-        finally:
-            batches.close_iterator(iterator)
+        element = source.first(_NOTHING)
         if element is _NOTHING:
             if not self.built:
                 raise ValueError(f"{what}: x (a {source.kind}) yielded no batches, so model "
@@ -1262,6 +1259,35 @@ class Model(Layer):
         results = [p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts)]
         return self._pack_outputs(results)
 
+    # ---- tf.keras 2's generator methods (Coursera C1 W4: model.fit_generator(...)) ----------
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
+                      callbacks=None, validation_data=None, validation_steps=None,
+                      validation_freq=1, class_weight=None, max_queue_size=10, workers=1,
+                      use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """tf.keras 2's `fit_generator`, which Keras 3 removed: `fit` on the generator (a
+        Python generator, a Sequence / PyDataset such as `flow_from_directory`'s iterator,
+        or a Dataset), with a deprecation warning. `max_queue_size`, `workers` and
+        `use_multiprocessing` are accepted (see data/py_dataset.py for how batches load)."""
+        _deprecated("fit_generator", "fit")
+        if validation_freq != 1:
+            raise ValueError("fit_generator: validation_freq other than 1 is not supported")
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                        verbose=verbose, callbacks=callbacks, validation_data=validation_data,
+                        validation_steps=validation_steps, class_weight=class_weight,
+                        shuffle=shuffle, initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                           workers=1, use_multiprocessing=False, verbose=0):
+        """tf.keras 2's `evaluate_generator`: `evaluate` on the generator, with a warning."""
+        _deprecated("evaluate_generator", "evaluate")
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                          workers=1, use_multiprocessing=False, verbose=0):
+        """tf.keras 2's `predict_generator`: `predict` on the generator, with a warning."""
+        _deprecated("predict_generator", "predict")
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
     def predict_classes(self, x, batch_size=None, verbose=0):
         """tf.keras 2's (since removed) `predict_classes`, which Python ML ch. 13 still calls:
         the argmax class per sample, or (p > 0.5) as int32 for a single sigmoid output."""
@@ -1360,6 +1386,12 @@ class Model(Layer):
         from scratchnet.models.summary import format_summary
 
         (print_fn or print)(format_summary(self))
+
+
+def _deprecated(old, new):
+    warnings.warn(f"`Model.{old}` is deprecated and will be removed in a future version. "
+                  f"Please use `Model.{new}`, which supports generators.", DeprecationWarning,
+                  stacklevel=3)
 
 
 def _per_row(w, rows):
