@@ -1,0 +1,445 @@
+"""Image preprocessing layers: `Rescaling`, `Resizing`, `RandomFlip`, `RandomContrast`,
+`RandomRotation`, `RandomZoom`, `RandomTranslation` (Keras 3's), and the image resize they and
+`image_dataset_from_directory` share.
+
+Lectures: the Coursera C1 W4 / C2 notebooks put the input pipeline inside the model:
+
+    model = tf.keras.Sequential([
+        tf.keras.layers.Rescaling(1./255),              # pixels 0..255 -> 0..1
+        tf.keras.layers.RandomFlip("horizontal"),       # augmentation: training only
+        tf.keras.layers.RandomRotation(0.2),
+        ...
+    ])
+
+or map a layer over a dataset: `train_ds.map(lambda x, y: (normalization_layer(x), y))`.
+
+Two kinds of layer:
+
+* deterministic (`Rescaling`, `Resizing`): the same function in training and inference;
+* random augmentation (`Random*`): in training (`fit`, or `layer(x, training=True)`) each
+  image gets its own random transform; at inference (`predict`, `evaluate`, a plain
+  `layer(x)`) the layer is the identity and draws nothing.
+
+Randomness: each Random* layer owns a NumPy generator seeded once with `seed=` (Keras: a
+SeedGenerator per layer), so the same seed gives the same sequence of transforms, call after
+call, run after run; without a seed the draws come from scratchnet's generator
+(`backend.rng()`, which `keras.utils.set_random_seed` reseeds). TensorFlow's own generator draws
+other numbers: the tests check the *deterministic part* of each layer (the transform applied
+for a given draw) against Keras, and the randomness for reproducibility.
+
+Images are channels-last: (batch, height, width, channels), or one (height, width, channels)
+image.
+
+Backward passes: these layers sit at the input of a model, where nobody needs dL/dx, so the
+engine asks for it only when a layer before them has weights. Rescaling, Resizing, RandomFlip
+and RandomContrast are linear in x (for a fixed draw) and give dL/dx exactly; the geometric
+warps (RandomRotation/Zoom/Translation) return None when dL/dx is not needed and raise a
+NotImplementedError naming the layer when it is.
+"""
+import numbers
+
+import numpy as np
+
+from scratchnet import backend
+from scratchnet.layers.base import Layer
+
+__all__ = ["Rescaling", "Resizing", "RandomFlip", "RandomContrast", "resize_images"]
+
+
+# --- TensorFlow's resize (tf.image.resize: half-pixel centers, antialias=False) -------------
+
+def _bilinear_weights(in_size, out_size):
+    """For each output index: the two source indices and the weight of the second.
+
+    tf.image.resize (v2) uses half-pixel centers: output pixel i covers the source position
+
+        s = (i + 0.5) * in_size / out_size - 0.5
+
+    (pixel centres line up). With s0 = floor(s): lower = max(s0, 0), upper = min(ceil(s),
+    in_size - 1), and the weight of `upper` is lerp = s - s0. TF computes in float32; so do we.
+    """
+    scale = np.float32(in_size) / np.float32(out_size)
+    s = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    s0 = np.floor(s)
+    lower = np.maximum(s0, 0).astype(np.int64)
+    upper = np.minimum(np.ceil(s), in_size - 1).astype(np.int64)
+    return lower, upper, (s - s0).astype(np.float32)
+
+
+def _nearest_indices(in_size, out_size):
+    """tf.image.resize's 'nearest': source index min(floor((i + 0.5) * scale), in_size - 1)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    s = np.floor((np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale)
+    return np.minimum(s.astype(np.int64), in_size - 1)
+
+
+def _crop_box(height, width, size):
+    """Keras's crop_to_aspect_ratio: the centred window of the target's aspect ratio
+    (heights and widths in float32 then truncated, as the TF backend computes them)."""
+    target_height, target_width = size
+    crop_height = int(np.float32(width * target_height) / np.float32(target_width))
+    crop_height = max(min(height, crop_height), 1)
+    crop_width = int(np.float32(height * target_width) / np.float32(target_height))
+    crop_width = max(min(width, crop_width), 1)
+    top = int(np.float32(height - crop_height) / np.float32(2))
+    left = int(np.float32(width - crop_width) / np.float32(2))
+    return top, left, crop_height, crop_width
+
+
+def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False):
+    """Images (..., height, width, channels) resized to `size` = (new_height, new_width) as
+    tf.image.resize does them (float32 out).
+
+    bilinear: each output pixel mixes its 4 source neighbours,
+
+        top    = x[lo_r, lo_c] + (x[lo_r, hi_c] - x[lo_r, lo_c]) * lerp_c
+        bottom = x[hi_r, lo_c] + (x[hi_r, hi_c] - x[hi_r, lo_c]) * lerp_c
+        y      = top + (bottom - top) * lerp_r
+
+    (TF's order of operations, float32). nearest: y = x[nearest_r, nearest_c].
+    crop_to_aspect_ratio: first crop the centred window with the target's aspect ratio.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError("Invalid images rank: expected rank 3 (single image) or rank 4 "
+                         f"(batch of images). Received input with shape: {images.shape}")
+    height, width = images.shape[-3], images.shape[-2]
+    if crop_to_aspect_ratio:
+        top, left, ch, cw = _crop_box(height, width, size)
+        images = images[..., top:top + ch, left:left + cw, :]
+        height, width = ch, cw
+    out_h, out_w = int(size[0]), int(size[1])
+    x = images.astype(np.float32, copy=False)
+    if interpolation == "nearest":
+        rows, cols = _nearest_indices(height, out_h), _nearest_indices(width, out_w)
+        return np.ascontiguousarray(x[..., rows, :, :][..., cols, :])
+    if interpolation != "bilinear":
+        raise ValueError("scratchnet resizes with interpolation 'bilinear' or 'nearest'; "
+                         f"received interpolation={interpolation!r}")
+    r0, r1, wr = _bilinear_weights(height, out_h)
+    c0, c1, wc = _bilinear_weights(width, out_w)
+    wc = wc[:, None]                                   # broadcast over channels
+    top_rows, bottom_rows = x[..., r0, :, :], x[..., r1, :, :]
+    top = top_rows[..., c0, :] + (top_rows[..., c1, :] - top_rows[..., c0, :]) * wc
+    bottom = bottom_rows[..., c0, :] + (bottom_rows[..., c1, :] - bottom_rows[..., c0, :]) * wc
+    return top + (bottom - top) * wr[:, None, None]
+
+
+def _resize_backward(dy, in_shape, size, interpolation, crop_to_aspect_ratio):
+    """dL/dx of resize_images: every output pixel hands its gradient back to the source
+    pixels it read, with the weight it read them with (a scatter-add, the transpose of the
+    resize). in_shape: the input's (..., height, width, channels)."""
+    height, width = in_shape[-3], in_shape[-2]
+    top = left = 0
+    ch, cw = height, width
+    if crop_to_aspect_ratio:
+        top, left, ch, cw = _crop_box(height, width, size)
+    out_h, out_w = int(size[0]), int(size[1])
+    # resizing is separable: y = R x C^T per channel, so dx = R^T dy C
+    rows = np.zeros((out_h, ch), np.float64)
+    cols = np.zeros((out_w, cw), np.float64)
+    if interpolation == "nearest":
+        rows[np.arange(out_h), _nearest_indices(ch, out_h)] = 1
+        cols[np.arange(out_w), _nearest_indices(cw, out_w)] = 1
+    else:
+        for matrix, (i0, i1, w), n in ((rows, _bilinear_weights(ch, out_h), out_h),
+                                       (cols, _bilinear_weights(cw, out_w), out_w)):
+            np.add.at(matrix, (np.arange(n), i0), 1 - w.astype(np.float64))
+            np.add.at(matrix, (np.arange(n), i1), w.astype(np.float64))
+    dcrop = np.einsum("...ijc,ia,jb->...abc", dy, rows.astype(dy.dtype), cols.astype(dy.dtype))
+    dx = np.zeros(in_shape, dy.dtype)
+    dx[..., top:top + ch, left:left + cw, :] = dcrop
+    return dx
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _check_seed(layer, seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or seed < 0):
+        raise ValueError(f"{layer}: seed must be None or a non-negative int, received "
+                         f"seed={seed!r}")
+    return None if seed is None else int(seed)
+
+
+def _check_images(layer, x):
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{layer}: expected images of rank 3 (height, width, channels) or 4 "
+                         f"(batch, height, width, channels); received shape {x.shape}")
+
+
+def _check_data_format(layer, data_format):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{layer}: scratchnet's images are channels_last; received "
+                         f"data_format={data_format!r}")
+
+
+# --- deterministic layers ------------------------------------------------------------------------
+
+class Rescaling(Layer):
+    """Keras's `Rescaling(scale, offset=0.0)`: y = x * scale + offset, in training and
+    inference alike (`Rescaling(1./255)` maps pixels 0..255 to 0..1; `Rescaling(1./127.5,
+    offset=-1)` to -1..1). `scale`/`offset` may be per-channel lists (they broadcast over the
+    last axis). Shapes: y has x's shape. Backward: dL/dx = dL/dy * scale (no weights).
+    """
+
+    _keras_builds_at_init = True
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+        self.offset = offset
+
+    def _constants(self, dtype):
+        return np.asarray(self.scale, dtype), np.asarray(self.offset, dtype)
+
+    def forward(self, x, training=False):
+        scale, offset = self._constants(x.dtype)
+        return x * scale + offset, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        scale, _ = self._constants(dy.dtype)
+        dx = dy * scale
+        return dx if dx.shape == dy.shape else np.broadcast_to(dx, dy.shape).copy()
+
+    def get_config(self):
+        return {**super().get_config(), "scale": _plain(self.scale),
+                "offset": _plain(self.offset)}
+
+
+def _plain(value):
+    """A number or a per-channel list, as JSON can hold it."""
+    array = np.asarray(value)
+    return float(array) if array.ndim == 0 else array.tolist()
+
+
+class Resizing(Layer):
+    """Keras's `Resizing(height, width, interpolation='bilinear', crop_to_aspect_ratio=False)`:
+    every image resized to (height, width) as tf.image.resize does (half-pixel centers, no
+    antialiasing; see `resize_images` for the bilinear formula), in training and inference.
+    crop_to_aspect_ratio=True first crops the centred window with the target aspect ratio, so
+    nothing is stretched.
+
+    Shapes: (batch, H, W, C) -> (batch, height, width, C) (or one (H, W, C) image).
+    Backward: resizing is linear, y = R x C^T per channel with R (height x H) and C (width x W)
+    holding the interpolation weights, so dL/dx = R^T dL/dy C, exact.
+    """
+
+    _keras_builds_at_init = True
+
+    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
+                 antialias=False, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        for argument, value in (("height", height), ("width", width)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Resizing: {argument} must be a positive int, received "
+                                 f"{argument}={value!r}")
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError("Resizing: scratchnet supports interpolation 'bilinear' or "
+                             f"'nearest'; received interpolation={interpolation!r}")
+        if pad_to_aspect_ratio or antialias:
+            raise NotImplementedError("Resizing: pad_to_aspect_ratio and antialias are not "
+                                      "implemented in scratchnet (use crop_to_aspect_ratio)")
+        if fill_mode != "constant":
+            raise ValueError("Invalid value for argument `fill_mode`. Only `'constant'` is "
+                             f"supported. Received: fill_mode={fill_mode}")
+        _check_data_format("Resizing", data_format)
+        self.height, self.width = int(height), int(width)
+        self.interpolation = interpolation
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.fill_value = fill_value
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        return shape[:-3] + (self.height, self.width, shape[-1])
+
+    def forward(self, x, training=False):
+        _check_images(f"Resizing {self.name!r}", x)
+        y = resize_images(x, (self.height, self.width), self.interpolation,
+                          self.crop_to_aspect_ratio)
+        return y.astype(x.dtype, copy=False), x.shape
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        return _resize_backward(dy, cache, (self.height, self.width), self.interpolation,
+                                self.crop_to_aspect_ratio)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last",
+                "height": self.height, "width": self.width,
+                "interpolation": self.interpolation,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": False, "fill_mode": "constant",
+                "fill_value": self.fill_value, "antialias": False}
+
+
+# --- random augmentation layers --------------------------------------------------------------------
+
+class _RandomLayer(Layer):
+    """What the Random* layers share: the seed and its generator, and Keras 3's training rule.
+
+    Keras 3 gives these layers `call(data, training=True)`: called on their own (`layer(x)`,
+    `dataset.map(lambda x, y: (augment(x), y))`) they augment unless told training=False;
+    inside a model they follow the model: `fit` augments, `predict` / `evaluate` do not.
+    """
+
+    _keras_builds_at_init = True
+
+    def __init__(self, seed=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_data_format(type(self).__name__, data_format)
+        self.seed = _check_seed(type(self).__name__, seed)
+        # Keras: a SeedGenerator(seed) per layer; here a NumPy generator seeded once
+        self._generator = np.random.default_rng(self.seed) if self.seed is not None else None
+
+    def _rng(self):
+        return self._generator if self._generator is not None else backend.rng()
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from scratchnet.engine import context
+
+        if training is None and len(context._training) == 1:    # not inside a model call
+            training = True
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def _per_image(self, x):
+        """The number of images (1 for one unbatched image) draws are made for."""
+        return x.shape[0] if x.ndim == 4 else 1
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last", "seed": self.seed}
+
+
+def _set_factor(layer, factor, bounds):
+    """Keras's BaseImagePreprocessingLayer._set_factor: a number f gives
+    (max(-|f|, low), |f|); a pair is sorted. Out of `bounds`: Keras's ValueError."""
+    message = ("The `factor` argument should be a number (or a list of two numbers) in the "
+               f"range [{bounds[0]}, {bounds[1]}]. Received: factor={factor}")
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or factor[0] > bounds[1] or factor[1] < bounds[0]:
+            raise ValueError(f"{layer}: {message}")
+        lower, upper = sorted(factor)
+    elif isinstance(factor, numbers.Real) and not isinstance(factor, bool):
+        if factor < bounds[0] or factor > bounds[1]:
+            raise ValueError(f"{layer}: {message}")
+        factor = abs(factor)
+        lower, upper = max(-factor, bounds[0]), factor
+    else:
+        raise ValueError(f"{layer}: {message}")
+    return lower, upper
+
+
+HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL = "horizontal", "vertical", "horizontal_and_vertical"
+
+
+class RandomFlip(_RandomLayer):
+    """Keras's `RandomFlip(mode='horizontal_and_vertical', seed=None)`.
+
+    Training: for each image one draw u ~ Uniform[0, 1); if u <= 0.5 the image is flipped:
+    left-right ('horizontal': x[:, ::-1, :]), top-bottom ('vertical': x[::-1, :, :]), or both
+    with the same draw ('horizontal_and_vertical', Keras's default). Inference: y = x.
+
+    Shapes: y has x's shape. Backward: a flip is a permutation, so dL/dx is dL/dy flipped back
+    the same way (the cache holds the flip decisions).
+    """
+
+    def __init__(self, mode=HORIZONTAL_AND_VERTICAL, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if mode not in (HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL):
+            raise ValueError(f"RandomFlip layer {self.name} received an unknown mode argument "
+                             f"{mode}")
+        self.mode = mode
+
+    def draw(self, x):
+        """The flip decisions, one bool per image."""
+        return self._rng().random(self._per_image(x)) <= 0.5
+
+    def apply(self, x, flips):
+        """x with the images whose `flips` entry is True flipped (the deterministic part)."""
+        batched = x if x.ndim == 4 else x[None]
+        y = batched.copy()
+        for i in np.flatnonzero(flips):
+            image = batched[i]
+            if self.mode in (HORIZONTAL, HORIZONTAL_AND_VERTICAL):
+                image = image[:, ::-1]
+            if self.mode in (VERTICAL, HORIZONTAL_AND_VERTICAL):
+                image = image[::-1]
+            y[i] = image
+        return y if x.ndim == 4 else y[0]
+
+    def forward(self, x, training=False):
+        _check_images(f"RandomFlip {self.name!r}", x)
+        if not training:
+            return x, None
+        flips = self.draw(x)
+        return self.apply(x, flips), flips
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        return dy if cache is None else self.apply(dy, cache)     # a flip is its own inverse
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class RandomContrast(_RandomLayer):
+    """Keras's `RandomContrast(factor, value_range=(0, 255), seed=None)`.
+
+    Training: per image a contrast factor c ~ Uniform[1 - lower, 1 + upper), with (lower,
+    upper) from `factor` by Keras's rule (a number f gives (0, f): c in [1, 1 + f) -- Keras 3
+    only ever raises contrast for a single number; a pair (a, b) gives c in [1 - a, 1 + b)).
+    With m the image's mean over height and width (one per channel):
+
+        y = clip((x - m) * c + m, value_range)
+
+    Inference: y = x (nothing clipped, nothing drawn).
+
+    Shapes: y has x's shape. Backward (exact, per image and channel, where the clip is not
+    active -- mask k): y = c x + (1 - c) m, so dL/dx = c (k dL/dy) + (1 - c) mean_hw(k dL/dy).
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = _set_factor("RandomContrast", factor, (0, 1))
+        self.value_range = tuple(value_range)
+
+    def draw(self, x):
+        """The contrast factors, shape (batch, 1, 1, 1) (or (1, 1, 1) for one image)."""
+        shape = (x.shape[0], 1, 1, 1) if x.ndim == 4 else (1, 1, 1)
+        low, high = 1.0 - self.factor[0], 1.0 + self.factor[1]
+        return (low + (high - low) * self._rng().random(shape)).astype(x.dtype)
+
+    def apply(self, x, contrast):
+        """(x - mean) * contrast + mean, clipped to value_range (the deterministic part)."""
+        mean = np.mean(np.mean(x, axis=-3, keepdims=True), axis=-2, keepdims=True)
+        y = (x - mean) * contrast + mean
+        return np.clip(y, *np.asarray(self.value_range, x.dtype))
+
+    def forward(self, x, training=False):
+        _check_images(f"RandomContrast {self.name!r}", x)
+        if not training:
+            return x, None
+        contrast = self.draw(x)
+        y = self.apply(x, contrast)
+        low, high = self.value_range
+        unclipped = (y > low) & (y < high)
+        return y, (contrast, unclipped)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if cache is None:
+            return dy
+        contrast, unclipped = cache
+        g = dy * unclipped
+        mean = np.mean(g, axis=(-3, -2), keepdims=True)
+        return (contrast * g + (1 - contrast) * mean).astype(dy.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range}
