@@ -1,6 +1,7 @@
 """The `scratchnet` command.
 
-    scratchnet data fetch            cache MNIST and Fashion-MNIST (offline sources first)
+    scratchnet data fetch            cache MNIST and Fashion-MNIST (offline sources first),
+                                     then the horse-or-human and rps image folders
     scratchnet demo [options]        train a lecture model with scratchnet and with tf.keras,
                                      on identical batches, and compare numbers and speed
     scratchnet compare optimizers|regularization [options]
@@ -49,10 +50,16 @@ def build_parser():
     data = commands.add_parser("data", help="manage the datasets",
                                description="Manage the MNIST / Fashion-MNIST datasets.")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION")
-    data_commands.add_parser(
-        "fetch", help="cache MNIST and Fashion-MNIST and print where they are",
+    fetch = data_commands.add_parser(
+        "fetch", help="cache MNIST, Fashion-MNIST and the image folders; print where",
         description="Make sure MNIST and Fashion-MNIST are cached (trying local copies "
-                    "before the network) and print where they are.")
+                    "before the network), then the lectures' image-folder datasets "
+                    "horse-or-human and rps (the official archives, checksum-verified, "
+                    "when online; else a clearly labelled stand-in rebuilt from Debian's "
+                    "openclipart-png drawings), and print where they are.")
+    fetch.add_argument("--no-images", dest="images", action="store_false",
+                       help="skip the image folders (horse-or-human, rps): MNIST and "
+                            "Fashion-MNIST only")
 
     models = "; ".join(f"{name}: {spec.description}" for name, spec in MODELS.items())
     demo = commands.add_parser(
@@ -138,13 +145,24 @@ def _add_compare_parser(commands):
 def _data_fetch(args):
     from scratchnet import datasets
 
+    status = 0
     try:
         paths = datasets.prepare_all(verbose=True)
+        print(f"Datasets ready ({', '.join(paths)}) in {datasets.data_dir()}")
     except datasets.DatasetUnavailableError as error:
         print(f"scratchnet data fetch: {error}", file=sys.stderr)
-        return 1
-    print(f"Datasets ready ({', '.join(paths)}) in {datasets.data_dir()}")
-    return 0
+        status = 1
+    if args.images:
+        try:
+            folders = datasets.prepare_image_folders(verbose=True)
+        except datasets.DatasetUnavailableError as error:
+            print(f"scratchnet data fetch: {error}", file=sys.stderr)
+            return 1
+        for name, f in folders.items():
+            what = ("official" if f.kind == "official" else
+                    "REBUILT stand-in from clip art, not the official images; see README.txt")
+            print(f"{name} ({what}):\n  train:      {f.train}\n  validation: {f.validation}")
+    return status
 
 
 def _demo(args):

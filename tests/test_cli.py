@@ -75,6 +75,7 @@ def test_data_fetch_calls_prepare_all(monkeypatch, capsys):
 
     monkeypatch.setattr(datasets, "prepare_all", fake_prepare_all)
     monkeypatch.setattr(datasets, "data_dir", lambda: "/cache")
+    monkeypatch.setattr(datasets, "prepare_image_folders", lambda verbose=True: {})
     assert cli.main(["data", "fetch"]) == 0
     assert calls == [True]
     out = capsys.readouterr().out
@@ -88,6 +89,7 @@ def test_data_fetch_failure_is_reported(monkeypatch, capsys):
         raise datasets.DatasetUnavailableError("no source: run apt-get install ...")
 
     monkeypatch.setattr(datasets, "prepare_all", failing)
+    monkeypatch.setattr(datasets, "prepare_image_folders", lambda verbose=True: {})
     assert cli.main(["data", "fetch"]) == 1
     assert "no source" in capsys.readouterr().err
 

@@ -4,11 +4,16 @@ Both return `((x_train, y_train), (x_test, y_test))` as uint8 NumPy arrays, exac
 Keras does, but work offline too: each module's docstring lists the sources tried, in
 order. Converted arrays are cached under scratchnet's own file names (see `cache`).
 `prepare_all()` fills the cache ahead of time (the `scratchnet data fetch` command).
-"""
-from . import fashion_mnist, mnist
-from .cache import DatasetUnavailableError, data_dir
 
-__all__ = ["mnist", "fashion_mnist", "prepare_all", "data_dir", "DatasetUnavailableError"]
+`image_folders` prepares the lectures' image-folder datasets (horse-or-human, rps) as class
+folders on disk; `prepare_image_folders()` makes them all ready (see that module).
+"""
+from . import fashion_mnist, image_folders, mnist
+from .cache import DatasetUnavailableError, data_dir
+from .image_folders import prepare_all as prepare_image_folders
+
+__all__ = ["mnist", "fashion_mnist", "image_folders", "prepare_all", "prepare_image_folders",
+           "data_dir", "DatasetUnavailableError"]
 
 
 def prepare_all(verbose=True):
