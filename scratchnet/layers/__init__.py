@@ -11,7 +11,8 @@ from scratchnet.layers.merge import (Add, Average, Concatenate, Maximum, Minimum
 from scratchnet.layers.normalization import BatchNormalization
 from scratchnet.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D,
                                        GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
-from scratchnet.layers.preprocessing import (RandomContrast, RandomFlip, Rescaling,
+from scratchnet.layers.preprocessing import (RandomContrast, RandomFlip, RandomRotation,
+                                             RandomTranslation, RandomZoom, Rescaling,
                                              Resizing)
 from scratchnet.layers.reshaping import (Cropping2D, Permute, Reshape, UpSampling2D,
                                          ZeroPadding2D)
@@ -22,4 +23,6 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "Bat
            "MaxPool2D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute", "ReLU",
            "Reshape", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D", "add",
            "concatenate"]
-__all__ += ["RandomContrast", "RandomFlip", "Rescaling", "Resizing"]  # preprocessing.py
+# preprocessing.py
+__all__ += ["RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
+            "Rescaling", "Resizing"]

@@ -43,7 +43,8 @@ import numpy as np
 from scratchnet import backend
 from scratchnet.layers.base import Layer
 
-__all__ = ["Rescaling", "Resizing", "RandomFlip", "RandomContrast", "resize_images"]
+__all__ = ["Rescaling", "Resizing", "RandomFlip", "RandomContrast", "RandomRotation",
+           "RandomZoom", "RandomTranslation", "affine_transform", "resize_images"]
 
 
 # --- TensorFlow's resize (tf.image.resize: half-pixel centers, antialias=False) -------------
@@ -333,7 +334,8 @@ def _set_factor(layer, factor, bounds):
     return lower, upper
 
 
-HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL = "horizontal", "vertical", "horizontal_and_vertical"
+HORIZONTAL, VERTICAL = "horizontal", "vertical"
+HORIZONTAL_AND_VERTICAL = "horizontal_and_vertical"
 
 
 class RandomFlip(_RandomLayer):
@@ -414,21 +416,23 @@ class RandomContrast(_RandomLayer):
         low, high = 1.0 - self.factor[0], 1.0 + self.factor[1]
         return (low + (high - low) * self._rng().random(shape)).astype(x.dtype)
 
+    def _unclipped(self, x, contrast):
+        mean = np.mean(np.mean(x, axis=-3, keepdims=True), axis=-2, keepdims=True)
+        return (x - mean) * contrast + mean
+
     def apply(self, x, contrast):
         """(x - mean) * contrast + mean, clipped to value_range (the deterministic part)."""
-        mean = np.mean(np.mean(x, axis=-3, keepdims=True), axis=-2, keepdims=True)
-        y = (x - mean) * contrast + mean
-        return np.clip(y, *np.asarray(self.value_range, x.dtype))
+        return np.clip(self._unclipped(x, contrast), *np.asarray(self.value_range, x.dtype))
 
     def forward(self, x, training=False):
         _check_images(f"RandomContrast {self.name!r}", x)
         if not training:
             return x, None
         contrast = self.draw(x)
-        y = self.apply(x, contrast)
-        low, high = self.value_range
-        unclipped = (y > low) & (y < high)
-        return y, (contrast, unclipped)
+        z = self._unclipped(x, contrast)
+        low, high = np.asarray(self.value_range, x.dtype)
+        inside = (z >= low) & (z <= high)        # where the clip passes the gradient (as TF)
+        return np.clip(z, low, high), (contrast, inside)
 
     def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
@@ -443,3 +447,311 @@ class RandomContrast(_RandomLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor,
                 "value_range": self.value_range}
+
+
+# --- the affine warp of RandomRotation / RandomZoom / RandomTranslation ----------------------
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+
+def _map_coordinates(coord, size, fill_mode):
+    """TensorFlow's fill-mode mapping (ImageProjectiveTransformV3) of source coordinates that
+    fall outside [0, size - 1], float32:
+
+        reflect   ... d c b a | a b c d | d c b a ...   (mirror, the edge pixel repeated)
+        wrap      ... a b c d | a b c d | a b c d ...   (period size, measured in size - 1)
+        nearest   ... a a a a | a b c d | d d d d ...   (clamp)
+        constant  left as it is: reads outside the image give fill_value
+    """
+    coord = coord.astype(np.float32, copy=True)
+    if fill_mode == "constant":
+        return coord
+    last = np.float32(size - 1)
+    if fill_mode == "nearest" or size <= 1:
+        return np.clip(coord, 0, last) if size > 1 else np.zeros_like(coord)
+    if fill_mode == "reflect":
+        sz2 = np.float32(2 * size)
+        low, high = coord < 0, coord > last          # (if / else: decided before mapping)
+        c = coord[low]
+        c = np.where(c < sz2, sz2 * np.trunc(-c / sz2) + c, c)
+        coord[low] = np.where(c < -size, c + sz2, -c - 1)
+        c = coord[high]
+        c = c - sz2 * np.trunc(c / sz2)
+        coord[high] = np.where(c >= size, sz2 - c - 1, c)
+    else:                                                         # wrap
+        # (as TF writes it: the period is `size`, but the number of periods is counted in
+        # steps of size - 1, so far-off points can land outside and get clamped)
+        sz = np.float32(size - 1)
+        low, high = coord < 0, coord > last          # (if / else: decided before mapping)
+        coord[low] += np.float32(size) * (np.trunc(-coord[low] / sz) + 1)
+        coord[high] -= np.float32(size) * np.trunc(coord[high] / sz)
+    return np.clip(coord, 0, last)
+
+
+def affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
+                     fill_value=0.0):
+    """keras.ops.image.affine_transform on the TensorFlow backend (ImageProjectiveTransformV3).
+
+    images (batch, H, W, C); transforms (batch, 8): [a0, a1, a2, b0, b1, b2, c0, c1] maps each
+    OUTPUT pixel (x, y) (column, row) to the source point it reads,
+
+        k = c0 x + c1 y + 1,   x_in = (a0 x + a1 y + a2) / k,   y_in = (b0 x + b1 y + b2) / k
+
+    whose coordinates go through the fill mode (_map_coordinates); then
+    bilinear: the 4 neighbours (floor, floor + 1) weighted by distance, any neighbour outside
+    the image read as fill_value; nearest: the pixel at round(y_in), round(x_in) (halves away
+    from zero). Computed in float32 as TF does.
+    """
+    images = np.asarray(images)
+    batch, height, width, channels = images.shape
+    t = np.asarray(transforms, np.float32).reshape(batch, 8)
+    ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
+                         np.arange(width, dtype=np.float32), indexing="ij")
+    fill = np.float32(fill_value)
+    out = np.empty(images.shape, np.float32)
+    padded_cache = None
+    for n in range(batch):
+        a0, a1, a2, b0, b1, b2, c0, c1 = t[n]
+        k = c0 * xs + c1 * ys + np.float32(1)
+        x_in = (a0 * xs + a1 * ys + a2) / k
+        y_in = (b0 * xs + b1 * ys + b2) / k
+        x = _map_coordinates(x_in, width, fill_mode)
+        y = _map_coordinates(y_in, height, fill_mode)
+        image = images[n].astype(np.float32, copy=False)
+        if padded_cache is None or padded_cache.shape[-1] != channels:
+            padded_cache = np.empty((height + 2, width + 2, channels), np.float32)
+        padded = padded_cache                     # the image framed by one ring of fill_value
+        padded[...] = fill
+        padded[1:-1, 1:-1] = image
+
+        def read(rows, cols):
+            """Pixels at integer (rows, cols), fill_value outside the image."""
+            r = np.clip(rows, -1, height).astype(np.int64) + 1
+            c = np.clip(cols, -1, width).astype(np.int64) + 1
+            return padded[r, c]
+
+        if interpolation == "nearest":
+            result = read(np.copysign(np.floor(np.abs(y) + np.float32(0.5)), y),
+                          np.copysign(np.floor(np.abs(x) + np.float32(0.5)), x))
+        else:
+            y0, x0 = np.floor(y), np.floor(x)
+            y1, x1 = y0 + 1, x0 + 1
+            wx0, wx1 = (x1 - x)[..., None], (x - x0)[..., None]
+            top = wx0 * read(y0, x0) + wx1 * read(y0, x1)
+            bottom = wx0 * read(y1, x0) + wx1 * read(y1, x1)
+            result = (y1 - y)[..., None] * top + (y - y0)[..., None] * bottom
+        bad = (k == 0)[..., None]                  # a point at infinity: fill_value
+        out[n] = np.where(bad, fill, result)
+    return out
+
+
+def _check_fill_and_interpolation(layer, fill_mode, interpolation):
+    if fill_mode not in FILL_MODES:
+        raise NotImplementedError(f"{layer}: Unknown `fill_mode` {fill_mode}. Expected of one "
+                                  f"{FILL_MODES}.")
+    if interpolation not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"{layer}: Unknown `interpolation` {interpolation}. "
+                                  "Expected of one ('nearest', 'bilinear').")
+
+
+class _AffineLayer(_RandomLayer):
+    """The geometric augmentations: draw parameters per image, turn them into a transform
+    (`transforms`), warp with `affine_transform`. Backward: the warp is linear in x, but its
+    transpose (a scatter of every output pixel's gradient back to its 4 source pixels, through
+    the fill modes) is not implemented: these are input-side layers, so dL/dx is None when the
+    engine does not need it and a NotImplementedError naming the layer when it does."""
+
+    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        _check_fill_and_interpolation(type(self).__name__, fill_mode, interpolation)
+        self.fill_mode = fill_mode
+        self.interpolation = interpolation
+        self.fill_value = fill_value
+
+    def apply(self, x, params):
+        """x warped by the transforms of the drawn `params` (the deterministic part)."""
+        batched = x if x.ndim == 4 else x[None]
+        y = affine_transform(batched, self.transforms(params, batched.shape[1],
+                                                      batched.shape[2]),
+                             self.interpolation, self.fill_mode, self.fill_value)
+        y = y.astype(x.dtype, copy=False)
+        return y if x.ndim == 4 else y[0]
+
+    def forward(self, x, training=False):
+        _check_images(f"{type(self).__name__} {self.name!r}", x)
+        if not training:
+            return x, None
+        return self.apply(x, self.draw(x)), "warped"
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if cache is None:                     # inference: the identity
+            return dy
+        raise NotImplementedError(
+            f"{type(self).__name__} {self.name!r}: dL/dx through the random warp is not "
+            "implemented (an input-side augmentation layer); put it before any layer with "
+            "weights, or augment in the dataset (dataset.map)")
+
+    def _uniform(self, low, high, shape):
+        return np.float32(low) + np.float32(high - low) * self._rng().random(shape,
+                                                                              np.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "fill_mode": self.fill_mode,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+class RandomRotation(_AffineLayer):
+    """Keras's `RandomRotation(factor, fill_mode='reflect', interpolation='bilinear',
+    seed=None, fill_value=0.0)`.
+
+    Training: per image an angle theta ~ Uniform[lower, upper) * 360 degrees, (lower, upper)
+    from `factor` (a number f: [-f, f], a fraction of a full turn: 0.2 is +-72 degrees; or a
+    pair). The image turns about its centre (cx, cy) = ((W - 1) / 2, (H - 1) / 2): output
+    pixel (x, y) reads the source point
+
+        x_in = cos(t) x - sin(t) y + cx - cx cos(t) + cy sin(t)
+        y_in = sin(t) x + cos(t) y + cy - cx sin(t) - cy cos(t)
+
+    (Keras's _compute_affine_matrix), warped by `affine_transform` with the fill mode.
+    Inference: y = x. Shapes: y has x's shape.
+    """
+
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, **kwargs):
+        super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed,
+                         fill_value=fill_value, **kwargs)
+        self.factor = _set_factor("RandomRotation", factor, (-1, 1))
+
+    def draw(self, x):
+        """The angles in degrees, one per image."""
+        return self._uniform(self.factor[0] * 360.0, self.factor[1] * 360.0,
+                             (self._per_image(x),))
+
+    def transforms(self, angles, height, width):
+        f32 = np.float32
+        angle = np.asarray(angles, f32) * f32(np.pi / 180.0)
+        cx, cy = f32(0.5) * (f32(width) - 1), f32(0.5) * (f32(height) - 1)
+        cos, sin = np.cos(angle), np.sin(angle)
+        a0, a1 = cos, -sin
+        a2 = cx - cx * a0 - cy * a1
+        b0, b1 = sin, cos
+        b2 = cy - cx * b0 - cy * b1
+        zeros = np.zeros_like(angle)
+        return np.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def _check_range_factor(layer, factor, name, low_open):
+    """RandomZoom / RandomTranslation's factor: a number f gives [-|f|, |f|], a pair is
+    sorted; each number in [-1, 1] ((-1, 1] for zoom)."""
+    what = ("The `height_factor` and `width_factor` arguments" if low_open
+            else "The `factor` argument")
+    interval = "(-1.0, 1.0]" if low_open else "[-1.0, 1.0]"
+    message = (f"{layer}: {what} should be a number (or a list of two numbers) in the range "
+               f"{interval}. Received: {name}={factor}")
+
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value > 1.0 or \
+                (value <= -1.0 if low_open else value < -1.0):
+            raise ValueError(message)
+
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2:
+            raise ValueError(message)
+        check(factor[0])
+        check(factor[1])
+        return tuple(sorted(factor))
+    check(factor)
+    return -abs(factor), abs(factor)
+
+
+class RandomZoom(_AffineLayer):
+    """Keras's `RandomZoom(height_factor, width_factor=None, fill_mode='reflect',
+    interpolation='bilinear', seed=None, fill_value=0.0)`.
+
+    Training: per image zoom factors zy ~ Uniform[1 + h_lower, 1 + h_upper) and zx (from
+    width_factor, or zx = zy when it is None, keeping the aspect ratio). Output pixel (x, y)
+    reads the source point
+
+        x_in = zx x + (W - 1) / 2 (1 - zx),   y_in = zy y + (H - 1) / 2 (1 - zy)
+
+    so z > 1 reads a larger area (zooms OUT: a positive factor shrinks the content), z < 1
+    zooms in -- Keras's convention. Inference: y = x. Shapes: y has x's shape.
+    """
+
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
+                 interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+        super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed,
+                         fill_value=fill_value, **kwargs)
+        self.height_factor = height_factor
+        self.height_lower, self.height_upper = _check_range_factor(
+            "RandomZoom", height_factor, "height_factor", True)
+        self.width_factor = width_factor
+        if width_factor is not None:
+            self.width_lower, self.width_upper = _check_range_factor(
+                "RandomZoom", width_factor, "width_factor", True)
+
+    def draw(self, x):
+        """(zx, zy) per image: shape (batch, 2) (Keras draws height first, then width)."""
+        n = self._per_image(x)
+        zy = self._uniform(1.0 + self.height_lower, 1.0 + self.height_upper, (n, 1))
+        zx = zy if self.width_factor is None else \
+            self._uniform(1.0 + self.width_lower, 1.0 + self.width_upper, (n, 1))
+        return np.concatenate([zx, zy], axis=1)
+
+    def transforms(self, zooms, height, width):
+        zooms = np.asarray(zooms, np.float32).reshape(-1, 2)
+        zx, zy = zooms[:, 0], zooms[:, 1]
+        x_offset = ((np.float32(width) - 1) / 2) * (1 - zx)
+        y_offset = ((np.float32(height) - 1) / 2) * (1 - zy)
+        zeros = np.zeros_like(zx)
+        return np.stack([zx, zeros, x_offset, zeros, zy, y_offset, zeros, zeros], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor,
+                "width_factor": self.width_factor}
+
+
+class RandomTranslation(_AffineLayer):
+    """Keras's `RandomTranslation(height_factor, width_factor, fill_mode='reflect',
+    interpolation='bilinear', seed=None, fill_value=0.0)`.
+
+    Training: per image shifts dy ~ Uniform[h_lower, h_upper) * H and dx ~ Uniform[w_lower,
+    w_upper) * W pixels (factors are fractions of the size: 0.1 shifts by up to 10%); output
+    pixel (x, y) reads the source point (x - dx, y - dy): the content moves right by dx and
+    down by dy. Inference: y = x. Shapes: y has x's shape.
+    """
+
+    def __init__(self, height_factor, width_factor, fill_mode="reflect",
+                 interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+        super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed,
+                         fill_value=fill_value, **kwargs)
+        self.height_factor = height_factor
+        self.height_lower, self.height_upper = _check_range_factor(
+            "RandomTranslation", height_factor, "height_factor", False)
+        self.width_factor = width_factor
+        self.width_lower, self.width_upper = _check_range_factor(
+            "RandomTranslation", width_factor, "width_factor", False)
+
+    def draw(self, x):
+        """(dx, dy) in pixels per image: shape (batch, 2)."""
+        batched_shape = x.shape if x.ndim == 4 else (1,) + x.shape
+        n, height, width = batched_shape[:3]
+        dy = self._uniform(self.height_lower, self.height_upper, (n, 1)) * np.float32(height)
+        dx = self._uniform(self.width_lower, self.width_upper, (n, 1)) * np.float32(width)
+        return np.concatenate([dx, dy], axis=1)
+
+    def transforms(self, translations, height, width):
+        shifts = np.asarray(translations, np.float32).reshape(-1, 2)
+        ones, zeros = np.ones(len(shifts), np.float32), np.zeros(len(shifts), np.float32)
+        return np.stack([ones, zeros, -shifts[:, 0], zeros, ones, -shifts[:, 1], zeros, zeros],
+                        axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor,
+                "width_factor": self.width_factor}
