@@ -105,7 +105,8 @@ ARCHIVES = {
 
 OPENCLIPART_PACKAGE = "openclipart-png"
 OPENCLIPART_VERSION = "1:0.18+dfsg-19"
-OPENCLIPART_DEB = "openclipart-png_0.18+dfsg-19_all.deb"
+# The .deb's name as `apt-get download` writes it (the epoch "1:" escaped as "%3a").
+OPENCLIPART_DEB = "openclipart-png_1%3a0.18+dfsg-19_all.deb"
 # Debian's SHA256 for that .deb (from `apt-cache show openclipart-png=1:0.18+dfsg-19`).
 OPENCLIPART_DEB_SHA256 = "f07f1545a2970c2cf3fa339bc2405da1a95cf2b1827bfa05bf73eb1c20291c02"
 OPENCLIPART_LICENSE = "public domain (Creative Commons Public Domain Dedication), per " \
@@ -513,8 +514,10 @@ def apt_download(directory, verbose=True):
                                 timeout=900)
     except subprocess.TimeoutExpired as e:
         raise OSError(f"apt-get download timed out after {e.timeout} s") from e
-    deb = os.path.join(directory, OPENCLIPART_DEB)
-    if result.returncode != 0 or not os.path.isfile(deb):
+    debs = sorted(f for f in os.listdir(directory)
+                  if f.startswith(OPENCLIPART_PACKAGE + "_") and f.endswith(".deb"))
+    deb = os.path.join(directory, debs[0]) if debs else None
+    if result.returncode != 0 or deb is None:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise OSError(f"apt-get download {OPENCLIPART_PACKAGE}={OPENCLIPART_VERSION} "
                       f"failed (exit {result.returncode}): {last} (run `apt-get update` "
