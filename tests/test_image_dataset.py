@@ -250,3 +250,16 @@ def test_corrupt_image_names_the_file(tmp_path):
     ds = image_dataset_from_directory(str(tmp_path), image_size=(4, 4), shuffle=False)
     with pytest.raises(ValueError, match="broken.png"):
         list(ds)
+
+
+def test_explicit_labels_and_no_labels_equal_keras(tmp_path):
+    root = write_tree(tmp_path, classes=(("a", 3), ("b", 2)), formats=("png",))
+    labels = [1, 0, 2, 2, 0]            # one per file, in the sorted walk's order
+    theirs, ours = both(root, labels=labels, shuffle=False, label_mode="categorical")
+    assert ours.class_names == theirs.class_names == ["0", "1", "2"]
+    assert_same_batches(theirs, ours, "labels given")
+    theirs, ours = both(root, labels=None, shuffle=False)
+    assert ours.class_names is None and theirs.class_names is None
+    assert_same_batches(theirs, ours, "no labels")
+    keras_and_ours_raise(root, "Expected the lengths of `labels` to match", labels=[0, 1])
+    keras_and_ours_raise(root, "only pass `class_names`", labels=labels, class_names=["a"])

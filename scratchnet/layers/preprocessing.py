@@ -278,7 +278,7 @@ class Resizing(Layer):
                 "fill_value": self.fill_value, "antialias": False}
 
 
-# --- random augmentation layers --------------------------------------------------------------------
+# --- random augmentation layers ------------------------------------------------------------
 
 class _RandomLayer(Layer):
     """What the Random* layers share: the seed and its generator, and Keras 3's training rule.
