@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 import zipfile
 
@@ -22,6 +23,7 @@ from PIL import Image, ImageDraw
 from scratchnet import cli, datasets
 from scratchnet.datasets import cache, image_folders
 from scratchnet.datasets.image_folders import Archive
+from tf_support import import_tf
 
 SMALL = (6, 3)  # images per class in the small builds: (train, held-out)
 
@@ -191,6 +193,22 @@ def test_official_download_is_verified_cached_keras_style_and_reused(
     # Offline now: the cached archives are found again, without the network.
     monkeypatch.setenv("SCRATCHNET_OFFLINE", "1")
     assert image_folders.prepare(name, verbose=False) == folders
+
+
+def test_cached_archives_are_extracted_again_offline(tmp_path, monkeypatch, data_dir):
+    """Official zips in the cache without their extraction folders: extracted, offline."""
+    table = fake_official(tmp_path, monkeypatch, "rps")
+    os.makedirs(data_dir)
+    for name in ("rps.zip", "rps-test-set.zip"):
+        shutil.copy(tmp_path / "served" / name, data_dir / name)
+    folders = image_folders.prepare("rps", verbose=False)
+    assert folders.kind == "official"
+    assert folders.train == str(data_dir / "rps_extracted" / "rps")
+    assert folders.validation == str(data_dir / "rps-test-set_extracted" / "rps-test-set")
+    for split in (folders.train, folders.validation):
+        assert sorted(os.listdir(split)) == ["paper", "rock", "scissors"]
+        assert len(os.listdir(os.path.join(split, "rock"))) == 2
+    assert cache.file_sha256(data_dir / "rps.zip") == table["rps.zip"].sha256
 
 
 def test_official_download_with_no_matching_copy_falls_through(
@@ -406,3 +424,10 @@ def test_real_folders_prepared_by_data_fetch(name):
     else:
         for split in (folders.train, folders.validation):
             assert image_folders.has_class_folders(split, spec.classes)
+    # Keras itself reads them as the lectures do.
+    tf = import_tf()
+    train = tf.keras.utils.image_dataset_from_directory(
+        folders.train, image_size=(300, 300), batch_size=16, shuffle=False)
+    assert train.class_names == sorted(spec.classes)
+    images, labels = next(iter(train))
+    assert tuple(images.shape) == (16, 300, 300, 3) and int(labels.numpy().max()) == 0
