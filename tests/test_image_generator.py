@@ -22,7 +22,7 @@ import scipy.ndimage  # noqa: E402  (Keras's warp, and the reference for ours)
 from keras._tf_keras.keras.preprocessing import image as keras_image  # noqa: E402
 
 from scratchnet.preprocessing import image as sn_image  # noqa: E402
-from scratchnet.preprocessing.affine import affine_transform_2d  # noqa: E402
+from scratchnet.preprocessing.affine import affine_transform_2d, warp_channels  # noqa: E402
 
 SIDES = {"scratchnet": sn_image, "keras": keras_image}
 FILL_MODES = ["constant", "nearest", "reflect", "wrap"]
@@ -69,12 +69,18 @@ def test_affine_warp_equals_scipy(h, w, mode, order, scale, shift, on_grid, seed
     if on_grid:
         matrix, offset = np.round(matrix * 2) / 2, np.round(offset * 2) / 2
     for dtype in ("float32", "float64"):
-        img = (rng.random((h, w)) * 255).astype(dtype)
-        expected = scipy.ndimage.affine_transform(img, matrix, offset, order=order, mode=mode,
-                                                  cval=cval)
-        got = affine_transform_2d(img, matrix, offset, order=order, mode=mode,
-                                  cval=cval).astype(dtype)
-        check(got, expected, dtype, f"warp {mode} order={order}", "affine warp vs scipy")
+        img = (rng.random((2, h, w)) * 255).astype(dtype)
+        compiled = warp_channels(img, matrix, offset, order=order, mode=mode, cval=cval)
+        assert compiled.dtype == img.dtype
+        for ch in range(2):
+            expected = scipy.ndimage.affine_transform(img[ch], matrix, offset, order=order,
+                                                      mode=mode, cval=cval)
+            readable = affine_transform_2d(img[ch], matrix, offset, order=order, mode=mode,
+                                           cval=cval).astype(dtype)
+            what = f"warp {mode} order={order}"
+            check(readable, expected, dtype, what, "affine warp vs scipy")
+            check(compiled[ch], expected, dtype, what + " (numba)", "affine warp vs scipy")
+            np.testing.assert_array_equal(compiled[ch], readable, err_msg=what)
 
 
 # ---------------------------------------------------------------------------------------------
