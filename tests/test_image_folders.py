@@ -211,6 +211,19 @@ def test_cached_archives_are_extracted_again_offline(tmp_path, monkeypatch, data
     assert cache.file_sha256(data_dir / "rps.zip") == table["rps.zip"].sha256
 
 
+def test_cached_archive_with_wrong_bytes_is_not_extracted(tmp_path, monkeypatch, data_dir):
+    """Right size, wrong sha256, not yet extracted: refused, nothing extracted or changed."""
+    fake_official(tmp_path, monkeypatch, "rps")
+    os.makedirs(data_dir)
+    for name in ("rps.zip", "rps-test-set.zip"):
+        data = (tmp_path / "served" / name).read_bytes()
+        (data_dir / name).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    before = tree_bytes(data_dir)
+    with pytest.raises(datasets.DatasetUnavailableError, match="rps.zip: sha256 is"):
+        image_folders.prepare("rps", verbose=False)
+    assert tree_bytes(data_dir) == before
+
+
 def test_official_download_with_no_matching_copy_falls_through(
         tmp_path, monkeypatch, data_dir, small_specs, fake_openclipart):
     table = fake_official(tmp_path, monkeypatch, "horse-or-human")

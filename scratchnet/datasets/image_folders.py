@@ -16,7 +16,8 @@ a. The official archives already in the cache, laid out as `keras.utils.get_file
    `<data dir>/horse-or-human_extracted/` (and so on for each archive). `<data dir>` is
    `$SCRATCHNET_DATA_DIR`, else `$KERAS_HOME/datasets` (default `~/.keras/datasets`).
    A cached archive is accepted when its size is the official one and its folder holds
-   the class folders; its sha256 was checked when it was downloaded.
+   the class folders (its sha256 was checked when it was downloaded); an archive not yet
+   extracted is checked in full (size, sha256, class folders) before it is extracted.
 b. The official downloads (the course's URLs, then the copies TensorFlow Datasets uses),
    each verified against the size and sha256 that TensorFlow Datasets records for it
    (tensorflow_datasets/url_checksums/{horses_or_humans,rock_paper_scissors}.txt), then
@@ -304,13 +305,12 @@ def _official_cached(spec, directory, verbose):
             raise ValueError(f"{path} is {os.path.getsize(path)} bytes, the official "
                              f"archive is {archive.size}")
     folders = official_folders(spec, directory)
-    missing = [d for d in (folders.train, folders.validation)
-               if not has_class_folders(d, spec.classes)]
-    if missing:  # the archives are there (size checked): extract what is missing
-        for _, archive_name in spec.splits:
+    for (_, archive_name), split in zip(spec.splits, (folders.train, folders.validation)):
+        if not has_class_folders(split, spec.classes):  # not extracted yet: check, extract
             archive = ARCHIVES[archive_name]
-            extract_archive(os.path.join(directory, archive.name), archive, spec.classes,
-                            directory)
+            path = os.path.join(directory, archive.name)
+            verify_archive(path, archive, spec.classes)
+            extract_archive(path, archive, spec.classes, directory)
     return folders
 
 
@@ -320,8 +320,12 @@ def _official_download(spec, directory, verbose):
     for _, archive_name in spec.splits:
         archive = ARCHIVES[archive_name]
         dest = os.path.join(directory, archive.name)
-        if os.path.isfile(dest) and os.path.getsize(dest) == archive.size:
-            continue
+        if os.path.isfile(dest):
+            try:
+                verify_archive(dest, archive, spec.classes)
+                continue  # already downloaded (say, for the other dataset's split)
+            except ValueError as e:
+                cache.log(f"{e}; downloading it again", verbose)
         errors = []
         for url in archive.urls:
             try:
