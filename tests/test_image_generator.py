@@ -135,7 +135,7 @@ GENERATOR_CONFIGS = [
     dict(width_shift_range=2.5, rotation_range=15, brightness_range=(0.5, 1.4),
          fill_mode="constant", cval=9.0),
     dict(shear_range=30, zoom_range=0.5, fill_mode="reflect", horizontal_flip=True,
-         vertical_flip=True),
+         vertical_flip=True, width_shift_range=[0.1, 0.25]),
 ]
 
 
@@ -559,3 +559,42 @@ def test_generator_argument_errors():
         gen.flow(np.zeros((4, 4, 4, 1)), np.array([0, 0, 1, 1]), subset="training")
     with pytest.raises(ValueError, match="rank 4"):
         gen.fit(np.zeros((4, 4, 1)))
+
+
+def test_save_to_dir_writes_the_batch_and_draws_like_keras(tmp_path):
+    """save_to_dir writes every augmented image (Keras's names: prefix_index_hash.format,
+    the hash drawn from NumPy's global generator, so the next batches still match)."""
+    x = (np.random.default_rng(6).random((5, 6, 6, 3)) * 255).astype("float32")
+    y = np.arange(5)
+
+    def run(m, folder):
+        os.makedirs(folder)
+        it = m.ImageDataGenerator(rotation_range=20).flow(
+            x, y, batch_size=2, seed=4, save_to_dir=str(folder), save_prefix="aug")
+        return [next(it) for _ in range(4)]
+
+    ours = run(sn_image, tmp_path / "ours")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = run(keras_image, tmp_path / "keras")
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        same_batches(a, b, f"batch {k}")
+    assert sorted(os.listdir(tmp_path / "ours")) == sorted(os.listdir(tmp_path / "keras"))
+    assert len(os.listdir(tmp_path / "ours")) == 2 + 2 + 1 + 2        # 5 images, batches of 2
+
+
+def test_load_img_from_bytes_and_channels_first_directory(tmp_path, image_tree):
+    import io
+
+    path = tmp_path / "p.png"
+    _write_image(path, np.random.default_rng(8), (7, 5), "RGBA")
+    ours, theirs = both(lambda m: m.img_to_array(
+        m.load_img(io.BytesIO(path.read_bytes()), color_mode="grayscale")))
+    same_batches(ours, theirs, "load_img(BytesIO)", "image files")
+    kwargs = dict(target_size=(6, 7), batch_size=5, shuffle=True, seed=1)
+    ours, theirs = both(lambda m: _take(m.ImageDataGenerator(
+        data_format="channels_first", horizontal_flip=True, rescale=1 / 255.)
+        .flow_from_directory(image_tree, **kwargs), 4))
+    assert ours[0][0].shape == (5, 3, 6, 7)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        same_batches(a, b, f"channels_first batch {k}")
