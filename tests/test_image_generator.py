@@ -94,7 +94,8 @@ def transform_params(draw):
         return draw(st.one_of(st.just(absent), strategy))
 
     return {
-        "theta": maybe(st.floats(-180, 180), 0),
+        "theta": maybe(st.one_of(st.floats(-180, 180), st.sampled_from([90.0, -90.0, 180.0,
+                                                                         270.0])), 0),
         "tx": maybe(st.floats(-6, 6), 0),
         "ty": maybe(st.floats(-6, 6), 0),
         "shear": maybe(st.floats(-45, 45), 0),
