@@ -599,3 +599,21 @@ def test_load_img_from_bytes_and_channels_first_directory(tmp_path, image_tree):
     assert ours[0][0].shape == (5, 3, 6, 7)
     for k, (a, b) in enumerate(zip(ours, theirs)):
         same_batches(a, b, f"channels_first batch {k}")
+
+
+@pytest.mark.parametrize("name,args", [
+    ("random_rotation", (35,)), ("random_shift", (0.2, 0.3)), ("random_shear", (25,)),
+    ("random_zoom", ((0.6, 1.3),)), ("random_channel_shift", (40.0,)),
+    ("random_brightness", ((0.4, 1.6),)),
+])
+def test_module_level_random_helpers_equal_keras(name, args):
+    x = (np.random.default_rng(12).random((3, 8, 10)) * 255).astype("float32")  # channels first
+    if name == "random_brightness":              # goes through Pillow: channels last
+        x = np.moveaxis(x, 0, -1).copy()
+
+    def run(m):
+        np.random.seed(21)
+        return getattr(m, name)(x.copy(), *args)
+
+    ours, theirs = both(run)
+    same_batches(ours, theirs, name, "apply_transform")

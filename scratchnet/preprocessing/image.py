@@ -328,6 +328,67 @@ def apply_brightness_shift(x, brightness, scale=True):
     return x
 
 
+def random_rotation(x, rg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                    cval=0.0, interpolation_order=1):
+    """Rotate one image by an angle drawn from U(-rg, rg) degrees (NumPy's global generator).
+    The axes default to channels-first (Keras's defaults for these helpers)."""
+    theta = np.random.uniform(-rg, rg)
+    return apply_affine_transform(x, theta=theta, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shift(x, wrg, hrg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                 cval=0.0, interpolation_order=1):
+    """Shift one image by fractions drawn from U(-hrg, hrg) of its height and U(-wrg, wrg)
+    of its width."""
+    h, w = x.shape[row_axis], x.shape[col_axis]
+    tx = np.random.uniform(-hrg, hrg) * h
+    ty = np.random.uniform(-wrg, wrg) * w
+    return apply_affine_transform(x, tx=tx, ty=ty, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shear(x, intensity, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                 cval=0.0, interpolation_order=1):
+    """Shear one image by an angle drawn from U(-intensity, intensity) degrees."""
+    shear = np.random.uniform(-intensity, intensity)
+    return apply_affine_transform(x, shear=shear, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_zoom(x, zoom_range, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                cval=0.0, interpolation_order=1):
+    """Zoom one image by factors (zx, zy) drawn from U(zoom_range[0], zoom_range[1])."""
+    if len(zoom_range) != 2:
+        raise ValueError("`zoom_range` should be a tuple or list of two floats. "
+                         f"Received: {zoom_range}")
+    if zoom_range[0] == 1 and zoom_range[1] == 1:
+        zx, zy = 1, 1
+    else:
+        zx, zy = np.random.uniform(zoom_range[0], zoom_range[1], 2)
+    return apply_affine_transform(x, zx=zx, zy=zy, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_channel_shift(x, intensity_range, channel_axis=0):
+    """apply_channel_shift with an intensity drawn from U(-range, range)."""
+    intensity = np.random.uniform(-intensity_range, intensity_range)
+    return apply_channel_shift(x, intensity, channel_axis=channel_axis)
+
+
+def random_brightness(x, brightness_range, scale=True):
+    """apply_brightness_shift with a factor drawn from U(low, high)."""
+    if len(brightness_range) != 2:
+        raise ValueError("`brightness_range should be tuple or list of two floats. "
+                         f"Received: {brightness_range}")
+    u = np.random.uniform(brightness_range[0], brightness_range[1])
+    return apply_brightness_shift(x, u, scale)
+
+
 # ---------------------------------------------------------------------------------------------
 # ImageDataGenerator
 # ---------------------------------------------------------------------------------------------
@@ -1026,4 +1087,5 @@ class NumpyArrayIterator(Iterator):
 __all__ = ["ImageDataGenerator", "Iterator", "DirectoryIterator", "NumpyArrayIterator",
            "load_img", "img_to_array", "array_to_img", "save_img", "apply_affine_transform",
            "apply_channel_shift", "apply_brightness_shift", "flip_axis",
-           "transform_matrix_offset_center"]
+           "transform_matrix_offset_center", "random_rotation", "random_shift", "random_shear",
+           "random_zoom", "random_channel_shift", "random_brightness"]
