@@ -1,5 +1,6 @@
-"""`to_categorical`, the seed setter, `Progbar` and `PyDataset` / `Sequence`
-(data/py_dataset.py), as in `keras.utils`.
+"""`to_categorical`, the seed setter, `Progbar`, `PyDataset` / `Sequence`
+(data/py_dataset.py), `image_dataset_from_directory` (data/image_dataset.py) and the image-file
+helpers (preprocessing/image.py), as in `keras.utils`.
 
 Lecture: the university course and Python ML ch. 13 one-hot encode labels with
 `to_categorical(y, 10)` before `categorical_crossentropy`.
@@ -8,9 +9,13 @@ import numpy as np
 
 from scratchnet.backend import set_random_seed
 from scratchnet.callbacks.progbar import Progbar
+from scratchnet.data.image_dataset import image_dataset_from_directory
 from scratchnet.data.py_dataset import PyDataset, Sequence
+from scratchnet.preprocessing.image import array_to_img, img_to_array, load_img, save_img
 
-__all__ = ["to_categorical", "set_random_seed", "Progbar", "PyDataset", "Sequence"]
+__all__ = ["to_categorical", "set_random_seed", "Progbar", "PyDataset", "Sequence",
+           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img",
+           "save_img"]
 
 
 def to_categorical(y, num_classes=None):

@@ -15,10 +15,10 @@ scratchnet/models, ...), one concept per file, and that is where to read it.
 """
 from scratchnet.keras import (activations, backend, callbacks, constraints, datasets,
                               initializers, layers, losses, metrics, models, optimizers,
-                              regularizers, saving, utils)
+                              preprocessing, regularizers, saving, utils)
 from scratchnet.layers import Input, InputLayer, Layer
 from scratchnet.models import Model, Sequential
 
 __all__ = ["Input", "InputLayer", "Layer", "Model", "Sequential", "activations", "backend",
            "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "regularizers", "saving", "utils"]
+           "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils"]
