@@ -18,6 +18,9 @@ from tolerances import assert_close
 
 tf = import_tf()
 keras = tf.keras
+from reference.convert import floatx_scope  # noqa: E402
+
+DTYPES = ("float32", "float64")
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 
@@ -45,35 +48,45 @@ def ours_forward_and_grad(layer, x, dy, training=False, **forward):
 
 @settings(deadline=None)
 @given(seed=st.integers(0, 2**16), scale=st.floats(-3, 3, width=32),
-       offset=st.floats(-2, 2, width=32), per_channel=st.booleans())
-def test_rescaling_equals_keras(seed, scale, offset, per_channel):
-    x = images(seed)
+       offset=st.floats(-2, 2, width=32), per_channel=st.booleans(),
+       dtype=st.sampled_from(DTYPES))
+def test_rescaling_equals_keras(seed, scale, offset, per_channel, dtype):
+    x = images(seed).astype(dtype)
     scale = [scale, 0.5 * scale] if per_channel else scale
-    theirs = keras.layers.Rescaling(scale, offset)
-    ours = sn.keras.layers.Rescaling(scale, offset)
-    dy = images(seed + 1, low=-1, high=1)
-    y_tf, dx_tf = tf_forward_and_grad(theirs, x, dy)
-    y, dx = ours_forward_and_grad(ours, x, dy)
-    assert_close(y, y_tf, "float32", "Rescaling y")
-    assert_close(dx, dx_tf, "float32", "Rescaling dx")
-    assert_close(ours(x), y_tf, "float32", "eager call")
+    dy = images(seed + 1, low=-1, high=1).astype(dtype)
+    with floatx_scope(dtype):
+        theirs = keras.layers.Rescaling(scale, offset)
+        ours = sn.keras.layers.Rescaling(scale, offset)
+        y_tf, dx_tf = tf_forward_and_grad(theirs, x, dy)
+        y, dx = ours_forward_and_grad(ours, x, dy)
+        assert y.dtype == np.dtype(dtype)
+        assert_close(y, y_tf, dtype, "Rescaling y")
+        assert_close(dx, dx_tf, dtype, "Rescaling dx")
+        assert_close(ours(x), y_tf, dtype, "eager call")
 
 
 @settings(deadline=None, max_examples=40)
 @given(seed=st.integers(0, 2**16), h=st.integers(1, 12), w=st.integers(1, 12),
        out_h=st.integers(1, 15), out_w=st.integers(1, 15),
-       interpolation=st.sampled_from(["bilinear", "nearest"]), crop=st.booleans())
-def test_resizing_equals_keras(seed, h, w, out_h, out_w, interpolation, crop):
-    x = images(seed, (2, h, w, 3))
-    dy = images(seed + 1, (2, out_h, out_w, 3), -1, 1)
+       interpolation=st.sampled_from(["bilinear", "nearest"]), crop=st.booleans(),
+       dtype=st.sampled_from(DTYPES))
+def test_resizing_equals_keras(seed, h, w, out_h, out_w, interpolation, crop, dtype):
+    # (TF resizes float64 images bilinearly in float32, scratchnet too: the forward pass
+    # still agrees to float64's tolerance)
+    x = images(seed, (2, h, w, 3)).astype(dtype)
+    dy = images(seed + 1, (2, out_h, out_w, 3), -1, 1).astype(dtype)
     kwargs = dict(interpolation=interpolation, crop_to_aspect_ratio=crop)
-    theirs = keras.layers.Resizing(out_h, out_w, **kwargs)
-    y_tf, dx_tf = tf_forward_and_grad(theirs, x, dy)
-    y, dx = ours_forward_and_grad(sn.keras.layers.Resizing(out_h, out_w, **kwargs), x, dy)
-    assert_close(y, y_tf, "float32", "Resizing y")
-    assert_close(dx, dx_tf, "float32", "Resizing dx")
+    with floatx_scope(dtype):
+        theirs = keras.layers.Resizing(out_h, out_w, **kwargs)
+        y_tf, dx_tf = tf_forward_and_grad(theirs, x, dy)
+        y, dx = ours_forward_and_grad(sn.keras.layers.Resizing(out_h, out_w, **kwargs), x, dy)
+    assert y.dtype == np.dtype(dtype)
+    assert_close(y, y_tf, dtype, "Resizing y")
+    # TF's bilinear resize and its gradient run in float32 even for float64 images (Keras
+    # casts around them), so that gradient carries float32 rounding: float32's tolerance
+    assert_close(dx, dx_tf, "float32" if interpolation == "bilinear" else dtype, "Resizing dx")
     # one unbatched image too
-    assert_close(resize_images(x[0], (out_h, out_w), interpolation, crop), y_tf[0], "float32")
+    assert_close(resize_images(x[0], (out_h, out_w), interpolation, crop), y_tf[0], dtype)
 
 
 def test_resizing_in_a_model_and_shapes():
@@ -152,10 +165,10 @@ def test_random_rotation_zoom_translation_given_the_draws_equal_keras(fill_mode,
 
 @settings(deadline=None, max_examples=30)
 @given(seed=st.integers(0, 2**16), h=st.integers(1, 9), w=st.integers(1, 9),
-       projective=st.booleans())
-def test_affine_transform_equals_tensorflow(seed, h, w, projective):
+       projective=st.booleans(), dtype=st.sampled_from(DTYPES))
+def test_affine_transform_equals_tensorflow(seed, h, w, projective, dtype):
     rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (2, h, w, 2)).astype(np.float32)
+    x = rng.uniform(0, 255, (2, h, w, 2)).astype(dtype)
     t = np.concatenate([rng.normal(0, 1.5, (2, 6)),
                         rng.normal(0, 0.02, (2, 2)) * projective], axis=1).astype(np.float32)
     t[:, 2] *= w
@@ -163,10 +176,12 @@ def test_affine_transform_equals_tensorflow(seed, h, w, projective):
     for fill_mode in FILL_MODES:
         for interpolation in ("bilinear", "nearest"):
             expected = tf.raw_ops.ImageProjectiveTransformV3(
-                images=x, transforms=t, output_shape=[h, w], fill_value=7.0,
-                interpolation=interpolation.upper(), fill_mode=fill_mode.upper()).numpy()
-            assert_close(affine_transform(x, t, interpolation, fill_mode, 7.0), expected,
-                         "float32", f"{fill_mode} {interpolation}")
+                images=x, transforms=t, output_shape=[h, w],
+                interpolation=interpolation.upper(), fill_mode=fill_mode.upper(),
+                fill_value=7.3).numpy()
+            ours = affine_transform(x, t, interpolation, fill_mode, 7.3)
+            assert ours.dtype == np.dtype(dtype)
+            assert_close(ours, expected, dtype, f"{fill_mode} {interpolation}")
 
 
 # --- randomness -------------------------------------------------------------------------------

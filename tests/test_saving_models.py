@@ -297,16 +297,24 @@ LAYER_KINDS = {"Activation", "Add", "Average", "AveragePooling2D", "BatchNormali
                "Concatenate", "Conv2D", "Cropping2D", "Dense", "Dropout", "Flatten",
                "GlobalAveragePooling2D", "GlobalMaxPooling2D", "InputLayer", "MaxPooling2D",
                "Maximum", "Minimum", "Multiply", "Permute", "ReLU", "Reshape", "Softmax",
-               "Subtract", "UpSampling2D", "ZeroPadding2D"}
+               "Subtract", "UpSampling2D", "ZeroPadding2D", "Rescaling", "RandomFlip",
+               "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+               "Resizing"}
 
 
 def every_layer(K):
     """One Functional model with every layer kind, most of them with non-default options."""
     L, R = K.layers, K.regularizers
     inputs = K.Input((8, 8, 3), name="image")
+    pre = L.Rescaling(0.5, offset=0.1)(inputs)         # preprocessing: identity at inference
+    for augment in (L.RandomFlip("horizontal", seed=1), L.RandomRotation(0.1, seed=2),
+                    L.RandomZoom(0.1, seed=3), L.RandomContrast(0.2, value_range=(-9, 9)),
+                    L.RandomTranslation(0.1, 0.2, fill_mode="constant", seed=4)):
+        pre = augment(pre)
+    pre = L.Resizing(8, 8, interpolation="nearest")(pre)
     c = L.Conv2D(4, 3, padding="same", strides=1, activation="relu", use_bias=True,
                  kernel_initializer="he_normal", kernel_regularizer=R.l2(1e-3),
-                 bias_regularizer=R.l1(1e-4), name="conv")(inputs)
+                 bias_regularizer=R.l1(1e-4), name="conv")(pre)
     b = L.BatchNormalization(momentum=0.9, epsilon=1e-2, center=True, scale=False)(c)
     z = L.ZeroPadding2D(((1, 2), (2, 1)))(b)                       # 11 x 11
     cr = L.Cropping2D(((1, 2), (2, 1)))(z)                         # 8 x 8

@@ -89,7 +89,7 @@ def _crop_box(height, width, size):
 
 def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False):
     """Images (..., height, width, channels) resized to `size` = (new_height, new_width) as
-    tf.image.resize does them (float32 out).
+    tf.image.resize does them (bilinear: float32 out; nearest: the pixels' own float dtype).
 
     bilinear: each output pixel mixes its 4 source neighbours,
 
@@ -110,10 +110,11 @@ def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=F
         images = images[..., top:top + ch, left:left + cw, :]
         height, width = ch, cw
     out_h, out_w = int(size[0]), int(size[1])
-    x = images.astype(np.float32, copy=False)
-    if interpolation == "nearest":
+    if interpolation == "nearest":          # (TF copies the pixels: float64 stays float64)
+        x = images if images.dtype.kind == "f" else images.astype(np.float32)
         rows, cols = _nearest_indices(height, out_h), _nearest_indices(width, out_w)
         return np.ascontiguousarray(x[..., rows, :, :][..., cols, :])
+    x = images.astype(np.float32, copy=False)      # bilinear: TF computes in float32
     if interpolation != "bilinear":
         raise ValueError("scratchnet resizes with interpolation 'bilinear' or 'nearest'; "
                          f"received interpolation={interpolation!r}")
@@ -147,7 +148,10 @@ def _resize_backward(dy, in_shape, size, interpolation, crop_to_aspect_ratio):
                                        (cols, _bilinear_weights(cw, out_w), out_w)):
             np.add.at(matrix, (np.arange(n), i0), 1 - w.astype(np.float64))
             np.add.at(matrix, (np.arange(n), i1), w.astype(np.float64))
-    dcrop = np.einsum("...ijc,ia,jb->...abc", dy, rows.astype(dy.dtype), cols.astype(dy.dtype))
+    # (bilinear runs in float32 in TF, its gradient too: float64 models get float32 sums)
+    work = np.float32 if interpolation != "nearest" else dy.dtype
+    dcrop = np.einsum("...ijc,ia,jb->...abc", dy.astype(work, copy=False), rows.astype(work),
+                      cols.astype(work))
     dx = np.zeros(in_shape, dy.dtype)
     dx[..., top:top + ch, left:left + cw, :] = dcrop
     return dx
@@ -500,15 +504,18 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="co
     whose coordinates go through the fill mode (_map_coordinates); then
     bilinear: the 4 neighbours (floor, floor + 1) weighted by distance, any neighbour outside
     the image read as fill_value; nearest: the pixel at round(y_in), round(x_in) (halves away
-    from zero). Computed in float32 as TF does.
+    from zero). Everything is float32 as in TF's kernel, which also mixes float64 pixels in
+    float32 (bilinear) and returns them in float64; nearest copies pixels exactly.
     """
     images = np.asarray(images)
+    dtype = images.dtype if images.dtype.kind == "f" else np.dtype(np.float32)
+    work = np.dtype(np.float32) if interpolation == "bilinear" else dtype
     batch, height, width, channels = images.shape
     t = np.asarray(transforms, np.float32).reshape(batch, 8)
     ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
                          np.arange(width, dtype=np.float32), indexing="ij")
-    fill = np.float32(fill_value)
-    out = np.empty(images.shape, np.float32)
+    fill = dtype.type(np.float32(fill_value))
+    out = np.empty(images.shape, dtype)
     padded_cache = None
     for n in range(batch):
         a0, a1, a2, b0, b1, b2, c0, c1 = t[n]
@@ -517,11 +524,11 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="co
         y_in = (b0 * xs + b1 * ys + b2) / k
         x = _map_coordinates(x_in, width, fill_mode)
         y = _map_coordinates(y_in, height, fill_mode)
-        image = images[n].astype(np.float32, copy=False)
-        if padded_cache is None or padded_cache.shape[-1] != channels:
-            padded_cache = np.empty((height + 2, width + 2, channels), np.float32)
+        image = images[n].astype(work, copy=False)
+        if padded_cache is None:
+            padded_cache = np.empty((height + 2, width + 2, channels), work)
         padded = padded_cache                     # the image framed by one ring of fill_value
-        padded[...] = fill
+        padded[...] = work.type(np.float32(fill_value))   # (TF: a float32 attribute)
         padded[1:-1, 1:-1] = image
 
         def read(rows, cols):
