@@ -357,3 +357,30 @@ def test_bad_arguments():
         L.RandomFlip(seed=-1)
     with pytest.raises(ValueError, match="rank 3"):
         L.RandomFlip()(np.zeros((2, 3), np.float32))
+
+
+def test_course_data_augmentation_block_augments_in_fit_only():
+    """The Coursera C2 pattern: a Sequential of Random* layers (no Input) as the model's first
+    block. fit sees augmented images (training moves the weights elsewhere than without the
+    block); predict sees the images as they are."""
+    L = sn.keras.layers
+
+    def model(with_augmentation):
+        sn.keras.utils.set_random_seed(0)
+        augmentation = sn.keras.Sequential([L.RandomFlip("horizontal", seed=1),
+                                            L.RandomRotation(0.2, seed=2),
+                                            L.RandomZoom(0.2, seed=3)])
+        stages = [augmentation] if with_augmentation else []
+        m = sn.keras.Sequential([sn.keras.Input((8, 8, 3))] + stages +
+                                [L.Rescaling(1. / 255), L.Flatten(), L.Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    x = images(9, (8, 8, 8, 3))
+    y = np.linspace(-1, 1, 8).astype(np.float32).reshape(-1, 1)
+    augmented, plain = model(True), model(False)
+    plain.set_weights(augmented.get_weights())
+    np.testing.assert_array_equal(augmented.predict(x, verbose=0), plain.predict(x, verbose=0))
+    augmented.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    plain.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert not np.allclose(augmented.get_weights()[0], plain.get_weights()[0])
