@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import scratchnet as sn
-from scratchnet.layers.preprocessing import affine_transform, resize_images
+from scratchnet.layers.preprocessing import (affine_transform, affine_transform_backward,
+                                             resize_images)
 from scratchnet.saving.serialization import deserialize_keras_object, serialize_keras_object
 from tf_support import import_tf
 from tolerances import assert_close
@@ -276,20 +277,65 @@ def test_augmentation_inside_a_model_trained_by_fit(functional):
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_geometric_layer_after_weights_names_itself_when_dx_is_needed():
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 2**16), h=st.integers(1, 6), w=st.integers(1, 6),
+       projective=st.booleans(), fill_mode=st.sampled_from(FILL_MODES),
+       interpolation=st.sampled_from(["bilinear", "nearest"]))
+def test_warp_backward_is_the_exact_transpose(seed, h, w, projective, fill_mode,
+                                              interpolation):
+    """The warp is y = A x + b; A's columns are the warps of one-hot images (minus b), and
+    backward of a one-hot dL/dy must give A's rows: dL/dx = A^T dL/dy. (TensorFlow's own
+    gradient of this warp is an approximation, so the check is against A itself.)"""
+    rng = np.random.default_rng(seed)
+    t = np.concatenate([rng.normal(0, 1.2, (1, 6)),
+                        rng.normal(0, 0.05, (1, 2)) * projective], axis=1).astype(np.float32)
+    t[:, 2] *= w
+    t[:, 5] *= h
+    n = h * w
+    basis = np.eye(n).reshape(n, h, w, 1)
+    offset = affine_transform(np.zeros((1, h, w, 1)), t, interpolation, fill_mode, 3.0)
+    warps = np.concatenate([affine_transform(b[None], t, interpolation, fill_mode, 3.0)
+                            for b in basis])
+    a = (warps - offset).reshape(n, n).T                       # a[out, in]
+    transposed = np.concatenate([affine_transform_backward(b[None], t, interpolation,
+                                                           fill_mode) for b in basis])
+    assert_close(transposed.reshape(n, n), a, "float32", f"{fill_mode} {interpolation}")
+
+
+def test_warp_backward_at_a_point_at_infinity():
+    # k = 1 - x is 0 in column 1: those output pixels are fill_value and pass nothing back
+    t = np.array([[1, 0, 0, 0, 1, 0, -1, 0]], np.float32)
+    dy = np.ones((1, 3, 4, 1))
+    y = affine_transform(np.ones((1, 3, 4, 1)), t, "nearest", "constant", 0.0)
+    np.testing.assert_array_equal(y[0, :, 1, 0], 0)
+    expected = tf.raw_ops.ImageProjectiveTransformV3(
+        images=np.ones((1, 3, 4, 1)), transforms=t, output_shape=[3, 4], fill_value=0.0,
+        interpolation="NEAREST", fill_mode="CONSTANT").numpy()
+    np.testing.assert_array_equal(y, expected)
+    # column 0 reads itself (k = 1); columns 2 and 3 read x / (1 - x) = -2, -1.5: outside
+    dx = affine_transform_backward(dy, t, "nearest", "constant")
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 0, 0, 0]] * 3)
+
+
+def test_geometric_layers_pass_gradients_after_weights():
     L = sn.keras.layers
+    x = images(0, (4, 8, 8, 3)) / 255
     model = sn.keras.Sequential([sn.keras.Input((8, 8, 3)), L.Conv2D(2, 3, padding="same"),
-                                 L.RandomRotation(0.2, seed=0, name="spin"), L.Flatten(),
-                                 L.Dense(1)])
+                                 L.RandomRotation(0.2, seed=0), L.RandomZoom(0.2, seed=1),
+                                 L.RandomTranslation(0.1, 0.1, seed=2), L.RandomFlip(seed=0),
+                                 L.RandomContrast(0.3, seed=0), L.Flatten(), L.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(NotImplementedError, match="spin"):
-        model.fit(images(0, (4, 8, 8, 3)), np.zeros((4, 1), np.float32), verbose=0)
-    # flips and contrast have exact input gradients: they train after a Conv2D
-    model = sn.keras.Sequential([sn.keras.Input((8, 8, 3)), L.Conv2D(2, 3, padding="same"),
-                                 L.RandomFlip(seed=0), L.RandomContrast(0.3, seed=0),
-                                 L.Flatten(), L.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(images(0, (4, 8, 8, 3)), np.zeros((4, 1), np.float32), verbose=0)
+    before = model.get_weights()[0].copy()
+    model.fit(x, np.ones((4, 1), np.float32), verbose=0)
+    assert not np.array_equal(before, model.get_weights()[0])   # dL/dx reached the Conv2D
+    # the backward of one training call, against the transpose applied by hand
+    layer = L.RandomRotation(0.3, fill_mode="constant", seed=5)
+    dy = images(1, x.shape, -1, 1)
+    y, cache = layer.forward(x, training=True)
+    expected = affine_transform_backward(dy, layer.transforms(cache, 8, 8), "bilinear",
+                                         "constant")
+    np.testing.assert_array_equal(layer.backward(dy, cache), expected)
+    assert layer.backward(dy, cache, need_input_grad=False) is None
 
 
 # --- configs ----------------------------------------------------------------------------------

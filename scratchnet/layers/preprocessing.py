@@ -30,11 +30,12 @@ for a given draw) against Keras, and the randomness for reproducibility.
 Images are channels-last: (batch, height, width, channels), or one (height, width, channels)
 image.
 
-Backward passes: these layers sit at the input of a model, where nobody needs dL/dx, so the
-engine asks for it only when a layer before them has weights. Rescaling, Resizing, RandomFlip
-and RandomContrast are linear in x (for a fixed draw) and give dL/dx exactly; the geometric
-warps (RandomRotation/Zoom/Translation) return None when dL/dx is not needed and raise a
-NotImplementedError naming the layer when it is.
+Backward passes: these layers usually sit at the input of a model, where nobody needs dL/dx
+(the engine asks for it only when a layer before them has weights). For a fixed draw every
+one of them is linear in x, y = A x + b, and backward gives the exact dL/dx = A^T dL/dy:
+a rescale, the transpose of the resize weights, the flip itself, the contrast formula's
+derivative, the transpose of the warp (TensorFlow's gradient of the warp is an approximation;
+see affine_transform_backward).
 """
 import numbers
 
@@ -44,7 +45,8 @@ from scratchnet import backend
 from scratchnet.layers.base import Layer
 
 __all__ = ["Rescaling", "Resizing", "RandomFlip", "RandomContrast", "RandomRotation",
-           "RandomZoom", "RandomTranslation", "affine_transform", "resize_images"]
+           "RandomZoom", "RandomTranslation", "affine_transform", "affine_transform_backward",
+           "resize_images"]
 
 
 # --- TensorFlow's resize (tf.image.resize: half-pixel centers, antialias=False) -------------
@@ -518,12 +520,7 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="co
     out = np.empty(images.shape, dtype)
     padded_cache = None
     for n in range(batch):
-        a0, a1, a2, b0, b1, b2, c0, c1 = t[n]
-        k = c0 * xs + c1 * ys + np.float32(1)
-        x_in = (a0 * xs + a1 * ys + a2) / k
-        y_in = (b0 * xs + b1 * ys + b2) / k
-        x = _map_coordinates(x_in, width, fill_mode)
-        y = _map_coordinates(y_in, height, fill_mode)
+        x, y, k = _source_points(t[n], xs, ys, height, width, fill_mode)
         image = images[n].astype(work, copy=False)
         if padded_cache is None:
             padded_cache = np.empty((height + 2, width + 2, channels), work)
@@ -538,8 +535,7 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="co
             return padded[r, c]
 
         if interpolation == "nearest":
-            result = read(np.copysign(np.floor(np.abs(y) + np.float32(0.5)), y),
-                          np.copysign(np.floor(np.abs(x) + np.float32(0.5)), x))
+            result = read(_round_half_away(y), _round_half_away(x))
         else:
             y0, x0 = np.floor(y), np.floor(x)
             y1, x1 = y0 + 1, x0 + 1
@@ -550,6 +546,64 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="co
         bad = (k == 0)[..., None]                  # a point at infinity: fill_value
         out[n] = np.where(bad, fill, result)
     return out
+
+
+def _source_points(t, xs, ys, height, width, fill_mode):
+    """The (x, y) source point each output pixel reads (after the fill mode), and k. Where
+    k = 0 (a point at infinity, which reads fill_value) the point is a placeholder; a point
+    too far off to compute (NaN) reads fill_value too."""
+    a0, a1, a2, b0, b1, b2, c0, c1 = t
+    k = c0 * xs + c1 * ys + np.float32(1)
+    safe_k = np.where(k == 0, np.float32(1), k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x_in = (a0 * xs + a1 * ys + a2) / safe_k
+        y_in = (b0 * xs + b1 * ys + b2) / safe_k
+        x = _map_coordinates(x_in, width, fill_mode)
+        y = _map_coordinates(y_in, height, fill_mode)
+    return np.nan_to_num(x, nan=-1.0), np.nan_to_num(y, nan=-1.0), k
+
+
+def _round_half_away(v):
+    """C's round(): halves away from zero (NumPy's round goes to even)."""
+    return np.copysign(np.floor(np.abs(v) + np.float32(0.5)), v)
+
+
+def affine_transform_backward(dy, transforms, interpolation="bilinear", fill_mode="constant"):
+    """dL/dimages of `affine_transform` (the warp is linear in the images: y = A x + fill
+    terms, so dL/dx = A^T dL/dy): every output pixel hands dL/dy back to each source pixel it
+    read, times the weight it read it with,
+
+        bilinear: (y1 - y)(x1 - x) to (y0, x0),  (y1 - y)(x - x0) to (y0, x1),
+                  (y - y0)(x1 - x) to (y1, x0),  (y - y0)(x - x0) to (y1, x1)
+        nearest:  1 to (round(y), round(x))
+
+    -- reads of fill_value (outside the image, points at infinity) pass nothing back. This is
+    the exact transpose; TensorFlow's registered gradient instead warps dL/dy with the
+    inverse transform (an approximation that differs near edges and for zooms).
+    """
+    dy = np.asarray(dy)
+    batch, height, width, channels = dy.shape
+    t = np.asarray(transforms, np.float32).reshape(batch, 8)
+    ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
+                         np.arange(width, dtype=np.float32), indexing="ij")
+    dx = np.zeros(dy.shape, dy.dtype)
+    for n in range(batch):
+        x, y, k = _source_points(t[n], xs, ys, height, width, fill_mode)
+        if interpolation == "nearest":
+            taps = [(_round_half_away(y), _round_half_away(x), None)]
+        else:
+            y0, x0 = np.floor(y), np.floor(x)
+            y1, x1 = y0 + 1, x0 + 1
+            taps = [(y0, x0, (y1 - y) * (x1 - x)), (y0, x1, (y1 - y) * (x - x0)),
+                    (y1, x0, (y - y0) * (x1 - x)), (y1, x1, (y - y0) * (x - x0))]
+        for rows, cols, weight in taps:
+            inside = (k != 0) & (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+            share = dy[n][inside]
+            if weight is not None:
+                share = share * weight[inside][:, None].astype(dy.dtype)
+            np.add.at(dx[n], (rows[inside].astype(np.int64), cols[inside].astype(np.int64)),
+                      share)
+    return dx
 
 
 def _check_fill_and_interpolation(layer, fill_mode, interpolation):
@@ -563,10 +617,11 @@ def _check_fill_and_interpolation(layer, fill_mode, interpolation):
 
 class _AffineLayer(_RandomLayer):
     """The geometric augmentations: draw parameters per image, turn them into a transform
-    (`transforms`), warp with `affine_transform`. Backward: the warp is linear in x, but its
-    transpose (a scatter of every output pixel's gradient back to its 4 source pixels, through
-    the fill modes) is not implemented: these are input-side layers, so dL/dx is None when the
-    engine does not need it and a NotImplementedError naming the layer when it does."""
+    (`transforms`), warp with `affine_transform`. Backward: for the drawn transform the warp
+    is linear in x, so dL/dx is its exact transpose (`affine_transform_backward`, computed only
+    when the engine needs dL/dx: the cache keeps just the draws). TensorFlow's own gradient
+    of this warp is an approximation (dL/dy warped back by the inverse transform), so here
+    scratchnet is exact rather than equal to TF."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, **kwargs):
@@ -589,17 +644,19 @@ class _AffineLayer(_RandomLayer):
         _check_images(f"{type(self).__name__} {self.name!r}", x)
         if not training:
             return x, None
-        return self.apply(x, self.draw(x)), "warped"
+        params = self.draw(x)
+        return self.apply(x, params), params
 
     def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
         if cache is None:                     # inference: the identity
             return dy
-        raise NotImplementedError(
-            f"{type(self).__name__} {self.name!r}: dL/dx through the random warp is not "
-            "implemented (an input-side augmentation layer); put it before any layer with "
-            "weights, or augment in the dataset (dataset.map)")
+        batched = dy if dy.ndim == 4 else dy[None]
+        dx = affine_transform_backward(
+            batched, self.transforms(cache, batched.shape[1], batched.shape[2]),
+            self.interpolation, self.fill_mode)
+        return dx if dy.ndim == 4 else dx[0]
 
     def _uniform(self, low, high, shape):
         return np.float32(low) + np.float32(high - low) * self._rng().random(shape,
