@@ -170,7 +170,9 @@ def _demo(args):
     from scratchnet.datasets import DatasetUnavailableError
 
     spec = demo.get_model_spec(args.model)
-    if not spec.trainable:
+    if spec.image_folder is not None:
+        print(demo.summary_text(spec, args.dtype))      # (the lecture prints it too)
+    elif not spec.trainable:
         print(demo.summary_text(spec, args.dtype))
         print()
         print(f"scratchnet demo: {demo.summary_only_message(spec)}")

@@ -9,8 +9,13 @@ one table compares the numbers and the speed.
 
 The models come from `scratchnet.lecture_models` (`MODELS`, name -> `LectureModel`): the
 lecture's layers, compile arguments, input preprocessing, label format and dataset. The
-benchmarks (benchmarks/bench.py) read the same registry. Summary-only entries
-(horse_or_human) are not trained: `scratchnet demo` prints their summary.
+benchmarks (benchmarks/bench.py) read the same registry.
+
+The horse-or-human models (Coursera C1 W4) train from image folders instead of arrays, as the
+lecture does: `ImageDataGenerator(rescale=1./255).flow_from_directory(...)` on each side
+(scratchnet's and Keras's, with the same seed, so each batch holds the same images), the
+folders made ready by `scratchnet data fetch` (scratchnet/datasets/image_folders.py: the
+official archives when they are cached or can be downloaded, else the clip-art stand-in).
 
 TensorFlow is optional: it is imported only when the TF side runs (`run_demo(..., tf=True)`).
 """
@@ -188,6 +193,9 @@ def run_demo(model="mlp", dataset=None, epochs=5, batch_size=None, seed=DEFAULT_
     first N training and test samples. Returns a DemoResult.
     """
     spec = get_model_spec(model)
+    if spec.image_folder is not None:
+        return run_folder_demo(spec, epochs=epochs, batch_size=batch_size, seed=seed,
+                               dtype=dtype, tf=tf, verbose=verbose, folders=data, log=log)
     if not spec.trainable:
         raise SummaryOnlyError(summary_only_message(spec))
     dataset = dataset or spec.dataset
@@ -216,6 +224,76 @@ def run_demo(model="mlp", dataset=None, epochs=5, batch_size=None, seed=DEFAULT_
     with scope:
         _train_and_evaluate(result, spec, (x_train, y_train), (x_test, y_test), seed, tf,
                             verbose, log)
+    return result
+
+
+def run_folder_demo(spec, epochs=5, batch_size=None, seed=DEFAULT_SEED, dtype="float32",
+                    tf=True, verbose=1, folders=None, log=print):
+    """Train an image-folder model (horse_or_human) with scratchnet and its TF twin from
+    `flow_from_directory` generators over the same folders; evaluate on the validation
+    folder. `folders` (an ImageFolders, or anything with .train / .validation directories)
+    defaults to `scratchnet.datasets.image_folders.prepare(spec.image_folder)`."""
+    from scratchnet.preprocessing.image import ImageDataGenerator
+
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', received {dtype!r}")
+    if tf:
+        tf_module = import_tensorflow()[0]
+    if folders is None:
+        from scratchnet.datasets import image_folders
+
+        folders = image_folders.prepare(spec.image_folder, verbose=bool(verbose))
+    batch_size = batch_size or spec.batch_size
+    kind = getattr(folders, "kind", "folders")
+
+    def flow(generator_class, directory, shuffle, flow_seed=None):
+        return generator_class(rescale=1. / 255, dtype=dtype).flow_from_directory(
+            directory, target_size=tuple(spec.input_shape[:2]), batch_size=batch_size,
+            class_mode="binary", shuffle=shuffle, seed=flow_seed)
+
+    generators = [ImageDataGenerator]
+    scope = contextlib.nullcontext()
+    if tf:
+        generators.append(tf_module.keras.preprocessing.image.ImageDataGenerator)
+        scope = import_tensorflow()[1].floatx_scope(dtype)
+    probe = flow(ImageDataGenerator, folders.train, False)
+    validation = flow(ImageDataGenerator, folders.validation, False)
+    result = DemoResult(spec.name, f"{spec.image_folder} ({kind})", epochs, batch_size, dtype,
+                        probe.samples, validation.samples, [SideResult("scratchnet")],
+                        threads=scratchnet_threads(), seed=seed)
+    with scope:
+        scratch = build_scratch_model(spec, seed, dtype)
+        trainers = [("scratchnet", scratch)]
+        if tf:
+            twin, result.tf_device, result.tf_twin_from = tf_twin(scratch, seed, spec)
+            trainers.append(("TensorFlow", twin))
+            result.sides.append(SideResult("TensorFlow"))
+            log(f"TensorFlow side: {result.tf_device} (twin made by {result.tf_twin_from})")
+        log(f"Model {spec.name!r} on {result.dataset}: {probe.samples} train / "
+            f"{validation.samples} validation images from {folders.train} and "
+            f"{folders.validation}, {dtype}, batch {batch_size}, {epochs} epochs, seed {seed}")
+        for epoch in range(epochs):
+            if verbose:
+                log(f"Epoch {epoch + 1}/{epochs}")
+            for (name, trainer), side, generator_class in zip(trainers, result.sides,
+                                                              generators):
+                if verbose:
+                    log(f"[{name}]")
+                # the same seed on both sides: the same images in each batch
+                train = flow(generator_class, folders.train, True, seed + epoch)
+                start = time.perf_counter()
+                history = trainer.fit(train, epochs=1, shuffle=False, verbose=verbose)
+                side.train_seconds += time.perf_counter() - start
+                side.images += train.samples
+                side.train_loss = float(history.history["loss"][-1])
+                side.train_accuracy = _accuracy(history.history, spec)
+        for (name, trainer), side, generator_class in zip(trainers, result.sides, generators):
+            logs = trainer.evaluate(flow(generator_class, folders.validation, False),
+                                    verbose=0, return_dict=True)
+            side.test_loss = float(logs["loss"])
+            side.test_accuracy = _accuracy(logs, spec)
+        if tf:
+            result.max_weight_diff = max_weight_difference(scratch, twin)
     return result
 
 

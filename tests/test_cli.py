@@ -197,19 +197,48 @@ def test_demo_trains_the_cnns_on_a_tiny_subset(model, dataset, batch, accuracy_k
     assert 0.0 <= accuracy <= 1.0  # read under the lecture's metric name ({accuracy_key})
 
 
-def test_horse_or_human_prints_its_summary_instead_of_training(monkeypatch, capsys):
+def test_horse_or_human_demo_prints_the_summary_then_trains_from_folders(monkeypatch,
+                                                                           capsys):
     monkeypatch.setattr(demo, "summary_text", lambda spec, dtype="float32": f"SUMMARY {spec.name}")
-    monkeypatch.setattr(demo, "load_dataset", lambda name: pytest.fail("no data for a summary"))
-    monkeypatch.setattr(demo, "import_tensorflow", _no_tensorflow)
-    monkeypatch.setattr(demo, "run_demo", lambda **kw: pytest.fail("summary-only: no training"))
-    assert cli.main(["demo", "--model", "horse_or_human"]) == 0
+    monkeypatch.setattr(demo, "load_dataset", lambda name: pytest.fail("no arrays: folders"))
+    calls = []
+
+    def fake_run(**kw):      # (the folder demo itself: test_horse_or_human_demo_trains_...)
+        calls.append(kw)
+        return demo.DemoResult("horse_or_human", "horse-or-human (test)", 1, 128, "float32",
+                               4, 2, [demo.SideResult("scratchnet", 0.5, 0.5, 0.5, 0.5, 1.0,
+                                                      4)])
+
+    monkeypatch.setattr(demo, "run_demo", fake_run)
+    assert cli.main(["demo", "--model", "horse_or_human", "--no-tf", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "SUMMARY horse_or_human" in out and "summary-only" in out
+    assert out.index("SUMMARY horse_or_human") < out.index("training images/s")
+    assert calls and calls[0]["model"] == "horse_or_human" and calls[0]["tf"] is False
 
 
-def test_run_demo_refuses_a_summary_only_model():
-    with pytest.raises(demo.SummaryOnlyError, match="summary-only"):
-        demo.run_demo(model="horse_or_human", tf=False, data=_tiny_data())
+def test_horse_or_human_demo_trains_both_sides_alike(tmp_path):
+    """The folder demo on a small tree of real image files: both sides read the same batch
+    (flow_from_directory with one seed) from the same weights, so the loss of their one step
+    agrees; the table reads. (Longer runs of this 9.5-million-weight RMSprop model drift
+    apart fast: RMSprop turns the rounding noise of near-zero gradients into full steps.)"""
+    from test_lecture_images import image_tree
+
+    class Folders:
+        kind = "test tree"
+        train, validation = str(tmp_path / "train"), str(tmp_path / "validation")
+
+    image_tree(tmp_path / "train", 4)
+    image_tree(tmp_path / "validation", 2, seed=1)
+    result = demo.run_demo(model="horse_or_human_150", epochs=1, batch_size=8, tf=True,
+                           verbose=0, data=Folders(), log=lambda *a: None)
+    assert result.n_train == 8 and result.n_test == 4
+    ours, theirs = result.side("scratchnet"), result.side("TensorFlow")
+    assert ours.images == theirs.images == 8
+    assert ours.train_loss == pytest.approx(theirs.train_loss, rel=1e-4)
+    assert ours.train_accuracy == theirs.train_accuracy
+    assert result.max_weight_diff < 0.01
+    table = demo.format_table(result)
+    assert "speed ratio" in table and result.dataset == "horse-or-human (test tree)"
 
 
 def test_import_scratchnet_and_cli_do_not_import_tensorflow():

@@ -18,6 +18,7 @@ PARAMS = {
     "lenet5_bn": 61_794,             # + 2 x (6 + 16) gammas, betas and moving statistics
     "python_ml_cnn": 1_111_946,
     "horse_or_human": 40_165_409,
+    "horse_or_human_150": 9_494_561,
 }
 FUNCTIONAL = ("coursera_cnn", "coursera_cnn32", "lenet5", "python_ml_cnn")
 PARAMS.update({f"{name}_functional": PARAMS[name] for name in FUNCTIONAL})
@@ -25,7 +26,7 @@ PARAMS.update({f"{name}_functional": PARAMS[name] for name in FUNCTIONAL})
 
 def test_registry_holds_the_lecture_models():
     assert set(lm.names()) == set(PARAMS)
-    assert lm.names(trainable=False) == ["horse_or_human"]
+    assert lm.names(trainable=False) == ["horse_or_human", "horse_or_human_150"]
     assert lm.names()[0] == "mlp"
     for spec in lm.MODELS.values():
         assert spec.description and spec.lecture
@@ -69,7 +70,8 @@ def test_horse_or_human_summary_for_the_demo():
 
     text = demo.summary_text(lm.get("horse_or_human"))
     assert "40,165,409" in text and "(None, 298, 298, 16)" in text and "(None, 78400)" in text
-    assert "summary-only" in demo.summary_only_message(lm.get("horse_or_human"))
+    text = demo.summary_text(lm.get("horse_or_human_150"))
+    assert "9,494,561" in text and "(None, 18496)" in text
 
 
 def test_compile_arguments_follow_the_lectures():
