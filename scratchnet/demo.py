@@ -262,13 +262,7 @@ def run_folder_demo(spec, epochs=5, batch_size=None, seed=DEFAULT_SEED, dtype="f
                         probe.samples, validation.samples, [SideResult("scratchnet")],
                         threads=scratchnet_threads(), seed=seed)
     with scope:
-        scratch = build_scratch_model(spec, seed, dtype)
-        trainers = [("scratchnet", scratch)]
-        if tf:
-            twin, result.tf_device, result.tf_twin_from = tf_twin(scratch, seed, spec)
-            trainers.append(("TensorFlow", twin))
-            result.sides.append(SideResult("TensorFlow"))
-            log(f"TensorFlow side: {result.tf_device} (twin made by {result.tf_twin_from})")
+        trainers = _both_sides(result, spec, seed, tf, log)
         log(f"Model {spec.name!r} on {result.dataset}: {probe.samples} train / "
             f"{validation.samples} validation images from {folders.train} and "
             f"{folders.validation}, {dtype}, batch {batch_size}, {epochs} epochs, seed {seed}")
@@ -281,20 +275,38 @@ def run_folder_demo(spec, epochs=5, batch_size=None, seed=DEFAULT_SEED, dtype="f
                     log(f"[{name}]")
                 # the same seed on both sides: the same images in each batch
                 train = flow(generator_class, folders.train, True, seed + epoch)
-                start = time.perf_counter()
-                history = trainer.fit(train, epochs=1, shuffle=False, verbose=verbose)
-                side.train_seconds += time.perf_counter() - start
-                side.images += train.samples
-                side.train_loss = float(history.history["loss"][-1])
-                side.train_accuracy = _accuracy(history.history, spec)
+                _timed_fit(side, spec, train.samples, lambda: trainer.fit(
+                    train, epochs=1, shuffle=False, verbose=verbose))
         for (name, trainer), side, generator_class in zip(trainers, result.sides, generators):
             logs = trainer.evaluate(flow(generator_class, folders.validation, False),
                                     verbose=0, return_dict=True)
             side.test_loss = float(logs["loss"])
             side.test_accuracy = _accuracy(logs, spec)
         if tf:
-            result.max_weight_diff = max_weight_difference(scratch, twin)
+            result.max_weight_diff = max_weight_difference(trainers[0][1], trainers[1][1])
     return result
+
+
+def _both_sides(result, spec, seed, tf, log):
+    """[(name, compiled model)]: scratchnet's, and its TF twin (same weights) when tf."""
+    scratch = build_scratch_model(spec, seed, result.dtype)
+    trainers = [("scratchnet", scratch)]
+    if tf:
+        twin, result.tf_device, result.tf_twin_from = tf_twin(scratch, seed, spec)
+        trainers.append(("TensorFlow", twin))
+        result.sides.append(SideResult("TensorFlow"))
+        log(f"TensorFlow side: {result.tf_device} (twin made by {result.tf_twin_from})")
+    return trainers
+
+
+def _timed_fit(side, spec, images, fit):
+    """Run one epoch's `fit()` for a side, adding its time and images to the side's totals."""
+    start = time.perf_counter()
+    history = fit()
+    side.train_seconds += time.perf_counter() - start
+    side.images += images
+    side.train_loss = float(history.history["loss"][-1])
+    side.train_accuracy = _accuracy(history.history, spec)
 
 
 def _accuracy(logs, spec):
@@ -309,13 +321,7 @@ def _accuracy(logs, spec):
 def _train_and_evaluate(result, spec, train, test, seed, tf, verbose, log):
     (x_train, y_train), (x_test, y_test) = train, test
     epochs, batch_size = result.epochs, result.batch_size
-    scratch = build_scratch_model(spec, seed, result.dtype)
-    trainers = [("scratchnet", scratch)]
-    if tf:
-        twin, result.tf_device, result.tf_twin_from = tf_twin(scratch, seed, spec)
-        trainers.append(("TensorFlow", twin))
-        result.sides.append(SideResult("TensorFlow"))
-        log(f"TensorFlow side: {result.tf_device} (twin made by {result.tf_twin_from})")
+    trainers = _both_sides(result, spec, seed, tf, log)
     log(f"Model {result.model!r} on {result.dataset} ({len(x_train)} train / {len(x_test)} "
         f"test images, {result.dtype}, batch {batch_size}, {epochs} epochs, seed {seed})")
 
@@ -328,13 +334,9 @@ def _train_and_evaluate(result, spec, train, test, seed, tf, verbose, log):
         for (name, trainer), side in zip(trainers, result.sides):
             if verbose:
                 log(f"[{name}]")
-            start = time.perf_counter()
-            history = trainer.fit(x_epoch, y_epoch, epochs=1, shuffle=False,
-                                  batch_size=batch_size, verbose=verbose)
-            side.train_seconds += time.perf_counter() - start
-            side.images += len(x_epoch)
-            side.train_loss = float(history.history["loss"][-1])
-            side.train_accuracy = _accuracy(history.history, spec)
+            _timed_fit(side, spec, len(x_epoch), lambda: trainer.fit(
+                x_epoch, y_epoch, epochs=1, shuffle=False, batch_size=batch_size,
+                verbose=verbose))
 
     for (name, trainer), side in zip(trainers, result.sides):
         logs = trainer.evaluate(x_test, y_test, batch_size=batch_size, verbose=0,
@@ -342,7 +344,7 @@ def _train_and_evaluate(result, spec, train, test, seed, tf, verbose, log):
         side.test_loss = float(logs["loss"])
         side.test_accuracy = _accuracy(logs, spec)
     if tf:
-        result.max_weight_diff = max_weight_difference(scratch, twin)
+        result.max_weight_diff = max_weight_difference(trainers[0][1], trainers[1][1])
 
 
 def format_table(result):

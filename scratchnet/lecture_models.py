@@ -264,10 +264,12 @@ register(LectureModel(
          "other lectures"))
 
 
-def _horse_or_human(keras):
+def _horse_or_human(keras, size=300):
+    """Coursera C1 W4's ConvNet on size x size colour images (300; the lab's "compacted
+    images" variant: 150)."""
     layers = keras.layers
     return keras.Sequential([
-        layers.Conv2D(16, (3, 3), activation="relu", input_shape=(300, 300, 3)),
+        layers.Conv2D(16, (3, 3), activation="relu", input_shape=(size, size, 3)),
         layers.MaxPooling2D(2, 2),
         layers.Conv2D(32, (3, 3), activation="relu"),
         layers.MaxPooling2D(2, 2),
@@ -308,19 +310,7 @@ HORSE_OR_HUMAN_150_PARAMS = 9_494_561
 
 
 def _horse_or_human_150(keras):
-    """The lab's "compacted images" variant: the same layers on 150x150 colour images."""
-    layers = keras.layers
-    return keras.Sequential([
-        layers.Conv2D(16, (3, 3), activation="relu", input_shape=(150, 150, 3)),
-        layers.MaxPooling2D(2, 2),
-        layers.Conv2D(32, (3, 3), activation="relu"),
-        layers.MaxPooling2D(2, 2),
-        layers.Conv2D(64, (3, 3), activation="relu"),
-        layers.MaxPooling2D(2, 2),
-        layers.Flatten(),
-        layers.Dense(512, activation="relu"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
+    return _horse_or_human(keras, 150)
 
 
 def _rmsprop_binary(keras):
