@@ -160,3 +160,15 @@ def test_training_from_flow_from_directory_equals_tensorflows(tmp_path):
     for a, b in zip(ours[1], theirs[1]):
         parity_log.check(a, b, "float32", "weights", "flow_from_directory fit")
     parity_log.check(ours[2], theirs[2], "float32", "predict", "flow_from_directory fit")
+
+
+def test_every_image_import_path_the_courses_use():
+    from scratchnet.keras.preprocessing import image
+    from scratchnet.keras.preprocessing.image import ImageDataGenerator
+
+    assert ImageDataGenerator is scratchnet.keras.preprocessing.image.ImageDataGenerator
+    assert image.load_img is scratchnet.keras.utils.load_img
+    assert (scratchnet.keras.preprocessing.image_dataset_from_directory
+            is scratchnet.keras.utils.image_dataset_from_directory)
+    assert scratchnet.keras.layers.Rescaling is scratchnet.layers.Rescaling
+    assert scratchnet.keras.utils.Sequence is scratchnet.keras.utils.PyDataset
