@@ -133,18 +133,23 @@ def small_convnet(K, weights=None):
     return model
 
 
-def test_training_from_flow_from_directory_equals_tensorflows(tmp_path):
-    """The same folders, the same generator settings (no shuffle), the same starting
-    weights: scratchnet's fit_generator and Keras's fit give the same History and weights."""
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_training_from_flow_from_directory_equals_tensorflows(tmp_path, shuffle):
+    """The same folders, the same generator settings (unshuffled, or shuffled with a seed and
+    augmented), the same starting weights: scratchnet's fit_generator and Keras's fit give the
+    same History and weights -- the same images in every batch, transformed alike, which
+    needs fit to read ahead exactly as Keras does (the first two batches, then
+    on_epoch_end, which reshuffles)."""
     image_tree(tmp_path / "train", 6)
     image_tree(tmp_path / "validation", 3, seed=1)
     weights = small_convnet(scratchnet.keras).get_weights()
+    augment = dict(rotation_range=30, zoom_range=0.2, horizontal_flip=True) if shuffle else {}
     results = []
     for K, train in ((scratchnet.keras, "fit_generator"), (tf.keras, "fit")):
-        datagen = K.preprocessing.image.ImageDataGenerator(rescale=1. / 255)
+        datagen = K.preprocessing.image.ImageDataGenerator(rescale=1. / 255, **augment)
         flow = lambda d, b: datagen.flow_from_directory(   # noqa: E731
             str(tmp_path / d), target_size=(24, 24), batch_size=b, class_mode="binary",
-            shuffle=False)
+            shuffle=shuffle, seed=7 if shuffle else None)
         model = small_convnet(K, weights)
         history = getattr(model, train)(flow("train", 4), steps_per_epoch=3, epochs=2,
                                         validation_data=flow("validation", 3),

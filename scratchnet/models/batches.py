@@ -201,8 +201,17 @@ def _sequence_batches(seq, shuffle):
         for index in order:
             yield _as_batch_tuple(seq[int(index)])
 
-    def first(default):          # (batch 0 alone: no loader thread, nothing read ahead)
-        return _as_batch_tuple(seq[0]) if count != 0 else default
+    # Keras reads batches 0 and 1 as soon as it adapts a PyDataset (to learn the batches'
+    # structure), before any pass; so does scratchnet, here. It matters: __getitem__ may
+    # change the PyDataset's state -- an ImageDataGenerator iterator re-seeds NumPy with
+    # `seed + batches seen` -- and reading exactly what Keras reads, when Keras reads it,
+    # keeps every later batch (and its random transform) Keras's.
+    peeked = [] if count == 0 else [_as_batch_tuple(seq[0])]
+    if count is None or count > 1:
+        seq[1]
+
+    def first(default):
+        return peeked[0] if peeked else default
 
     return IterableBatches(lambda: ahead(one_pass, size, "scratchnet PyDataset loader"),
                            count, "PyDataset",
