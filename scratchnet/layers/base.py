@@ -595,16 +595,15 @@ class Layer:
         by an open GradientTape) as they are."""
         from scratchnet.tensors import Tensor
 
+        def as_tensor(given, array):
+            # the caller's own tensor when it needed no cast: the tape tracks that object
+            same = isinstance(given, Tensor) and given.dtype == array.dtype
+            return given if same else Tensor._from(array)
+
         x = self._as_input_arrays(inputs)
         self.ensure_built(_shapes_of(x))
-        if isinstance(x, list):
-            x = [a if isinstance(a, Tensor) else Tensor._from(a) for a in
-                 (inputs if all(isinstance(i, Tensor) and i.dtype == a.dtype
-                                for i, a in zip(inputs, x)) else x)]
-        elif isinstance(inputs, Tensor) and inputs.dtype == x.dtype:
-            x = inputs                         # keep the caller's tensor: the tape tracks it
-        else:
-            x = Tensor._from(x)
+        x = ([as_tensor(g, a) for g, a in zip(inputs, x)] if isinstance(x, list)
+             else as_tensor(inputs, x))
         with context.training_scope(training):
             return self.call(x, **self._call_kwargs(training))
 

@@ -33,7 +33,6 @@ its update, as Keras does. With several outputs the logs also hold each output's
 trainable then (unfreeze a layer, compile again, and it trains).
 """
 import copy
-import inspect
 import warnings
 
 import numpy as np
@@ -300,14 +299,6 @@ class Model(Layer):
             return len(self._graph.inputs) > 1
         return False
 
-    def _call_accepts_training(self):
-        try:
-            parameters = inspect.signature(self.call).parameters
-        except (TypeError, ValueError):
-            return False
-        return "training" in parameters or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
     def call(self, inputs, training=None):
         raise NotImplementedError(
             f"Model {self.name!r} ({type(self).__name__}) has no call(): subclass Model and "
@@ -480,7 +471,7 @@ class Model(Layer):
         """Run `call` on traced tensors; (indices of the output values, multi-output?)."""
         traced = [tape.watch(x, inputs_need_grad) for x in xs]
         arg = traced[0] if len(traced) == 1 else traced
-        kwargs = {"training": training} if self._call_accepts_training() else {}
+        kwargs = self._call_kwargs(training)
         previous = workspace.activate(None)
         try:
             with context.training_scope(training):
