@@ -51,17 +51,17 @@ class Workspace:
         buf = self.arrays.get(name)
         if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
                 or buf.shape[0] < shape[0]):
-            buf = self.arrays[name] = (make or np.empty)(shape, dtype)
+            buf = self.arrays[name] = (make or aligned_empty)(shape, dtype)
         return buf[:shape[0]] if buf.shape[0] != shape[0] else buf
 
 
 def array(name, shape, dtype, make=None):
     """An array for a result called `name` of the running layer call: reused from the call's
-    workspace inside a model, else new. `make(shape, dtype)` makes a new one (np.empty by
+    workspace inside a model, else new. `make(shape, dtype)` makes a new one (`aligned_empty` by
     default; Conv2D lays its im2col matrix out its own way). Its contents are garbage."""
     ws = _active
     if ws is None:
-        return (make or np.empty)(tuple(shape), dtype)
+        return (make or aligned_empty)(tuple(shape), dtype)
     return ws.array(name, shape, dtype, make)
 
 
@@ -92,15 +92,29 @@ def root_for(model):
 
 
 _scratch = {}
+ALIGN = 64
+
+
+def aligned_empty(shape, dtype):
+    """np.empty(shape, dtype) starting on an ALIGN-byte boundary. BLAS may round a product
+    differently depending on where its operands start in memory (OpenBLAS's matrix-vector
+    kernels, used for one filter, do): scratch arrays that always start on the same
+    boundary make a thread's result the same bits as any other thread's."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def thread_scratch(name, shape, dtype, make=None):
     """The calling thread's scratch array `name` (at least `shape`: grown when too small; its
-    first shape[0] rows), made by make(shape, dtype). For work within one call only: chunks
-    of work on different threads never share one, and the next call may overwrite it."""
+    first shape[0] rows), made by make(shape, dtype) (default: `aligned_empty`). For work
+    within one call only: chunks of work on different threads never share one, and the next
+    call may overwrite it."""
     shape = tuple(shape)
     key = (threading.get_ident(), name, shape[1:], np.dtype(dtype).str)
     buf = _scratch.get(key)
     if buf is None or buf.shape[0] < shape[0]:
-        buf = _scratch[key] = (make or np.empty)(shape, dtype)
+        buf = _scratch[key] = (make or aligned_empty)(shape, dtype)
     return buf[:shape[0]]

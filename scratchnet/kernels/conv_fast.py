@@ -74,6 +74,8 @@ shapes and dtypes first, so a Numba typing error never reaches the user.
 import numpy as np
 from numba import njit
 
+from scratchnet.engine import workspace
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -160,7 +162,9 @@ def new_cols(rows, depth, dtype, channels, reuse=None):
     if (reuse is not None and reuse.shape == (rows, depth) and reuse.dtype == dtype
             and (reuse.T if transposed else reuse).flags.c_contiguous):
         return reuse
-    return np.empty((depth, rows), dtype).T if transposed else np.empty((rows, depth), dtype)
+    if transposed:
+        return workspace.aligned_empty((depth, rows), dtype).T
+    return workspace.aligned_empty((rows, depth), dtype)
 
 
 def fill_cols(x3, channels, geo, cols):
@@ -173,14 +177,17 @@ def fill_cols(x3, channels, geo, cols):
 
 
 @njit(cache=True, nogil=True)
-def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
-    """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C).
-    Row views as in im2col_kernel (32 x 13x13x64, k3: 1.28 -> 0.30 ms)."""
+def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3, zero):
+    """Adds each row of dcols back onto its window: dx3 = dx (n, H, W, C) as (n, H, W*C),
+    each image set to 0 first when `zero` (else added onto: a band of output rows, see
+    `Conv2DFastPaths._bands`). Row views as in im2col_kernel (32 x 13x13x64, k3: 1.28 ->
+    0.30 ms)."""
     n, h, wc = dx3.shape
     w = wc // c
     run = kw * c
     for b in range(n):                      # images are independent: no write conflicts
-        dx3[b] = 0
+        if zero:
+            dx3[b] = 0
         for p in range(ho):
             for q in range(wo):
                 r = (b * ho + p) * wo + q
@@ -486,7 +493,7 @@ def col2im(dcols, x_shape, kernel_shape, strides, pads, dilation):
         return dcols.reshape(n, h, w, c).copy()
     dx = np.empty((n, h, w, c), dcols.dtype)
     col2im_kernel(dcols, c, *_geometry_args(kernel_shape, strides, pads, dilation, (ho, wo)),
-                  dx.reshape(n, h, w * c))
+                  dx.reshape(n, h, w * c), True)
     return dx
 
 

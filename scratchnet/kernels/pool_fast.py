@@ -335,6 +335,16 @@ def max_pool_backward(dy, argmax, input_shape, tiles=None, out=None):
     return dx.reshape(n, h, w, c)
 
 
+def max_pool_backward_images(dy, argmax, dx, tiles=None):
+    """Serial: dx (n, H, W, C), overwritten, from dy and argmax (n, Ho, Wo, C), all contiguous;
+    `tiles` as in `max_pool_backward` (the one-pass kernel when the windows tile dx)."""
+    if tiles is not None:
+        _max_pool_backward_tiled(dy, argmax, int(tiles[0]), int(tiles[1]), dx)
+    else:
+        n, h, w, c = dx.shape
+        _max_pool_backward(dy, argmax, dx.reshape(n, h * w, c))
+
+
 def avg_pool_forward(x, pool_size, strides, pads, out_hw):
     """y (N, Ho, Wo, C): the mean of the real cells of each window."""
     _check("avg_pool_forward", x=x)

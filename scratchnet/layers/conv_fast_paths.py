@@ -12,6 +12,10 @@ out for speed:
   goes to a small per-thread buffer; optionally the max pooling after the layer runs on each
   chunk too (`Conv2D.forward_fused`);
 * `_train_pooled`: training fused with that max pooling -- nothing conv-sized is kept;
+* `_pooled_bands` / `_backward_bands`: large images (horse-or-human) followed by a max
+  pooling, in row bands of one image whose im2col stays in cache; nothing conv-sized is
+  kept, backward computes each band's im2col again; dw and db are summed per fixed group of
+  images, so the result does not depend on the thread count;
 * `_backward_fast`: dz and db per chunk, then dw (two whole-batch products) beside dx
   (per chunk: dcols, col2im) as tasks for the threads; `_dw_by_chunks` for a first layer,
   `_backward_direct` for the direct one-channel kernels;
@@ -29,6 +33,24 @@ from scratchnet.engine import workspace
 from scratchnet.kernels import conv_fast, pool_fast
 
 
+# Row bands (`Conv2DFastPaths._bands`): about this many bytes of im2col per band, used when
+# one image's im2col is at least BAND_MIN_BYTES; BAND_GROUPS fixed groups of images.
+# Measured on the 2-core dev machine (AMD EPYC, L2 1 MB per core, L3 32 MB), horse-or-human
+# 150x150 in fit, batch 128, float32, 2 threads, ms per step, forward/backward of its three
+# Conv2D layers (each fused with its 2x2 max pooling):
+#     chunks of images (before)  57/80  70-79/109-131  39-42/76-82   step 480-525
+#     bands of 128 KB           129/125     86/147        46/92      step 687
+#     bands of 512 KB            58/91      49/95         35/75      step 458
+#     bands of 2 MB              54-60/75-81  47-50/88-97  33-36/65-70  step 420-442
+#     bands of 4-16 MB           54-59/73-79  47-51/91-137 33-38/68-87 step 427-514
+# Smaller bands lose to the Python calls per band (5 per band forward, 6-7 backward); the
+# first layer (3 channels, K = 27) gains nothing: its im2col and small products cost the
+# same in cache, and it was the pooling-fused path already.
+BAND_BYTES = 1 << 21
+BAND_MIN_BYTES = 1 << 20
+BAND_GROUPS = 16
+
+
 class ConvCache:
     """What one Conv2D call keeps for its backward: its input x and paddings; z and y (None
     after an inference pass, which keeps nothing: backward computes them again); the im2col
@@ -36,14 +58,16 @@ class ConvCache:
     one-channel kernel; and, after a training pass fused with the max pooling after it, that
     pooling's argmax (-1 where the gradient goes nowhere) and its backward's tiling."""
 
-    __slots__ = ("x", "pads", "z", "y", "cols", "out_shape", "direct", "argmax", "tiles")
+    __slots__ = ("x", "pads", "z", "y", "cols", "out_shape", "direct", "argmax", "tiles",
+                 "bands")
 
     def __init__(self, x, pads, z=None, y=None, cols=None, out_shape=None, direct=False,
-                 argmax=None, tiles=None):
+                 argmax=None, tiles=None, bands=None):
         self.x, self.pads, self.z, self.y, self.cols = x, pads, z, y, cols
         self.out_shape = out_shape if out_shape is not None else (
             None if z is None else z.shape)
         self.direct, self.argmax, self.tiles = direct, argmax, tiles
+        self.bands = bands          # the row bands of a banded pass (`_bands`), else None
 
 
 def _cols_maker(channels):
@@ -105,12 +129,18 @@ class Conv2DFastPaths:
         there, so the full-size conv output is never written to memory. Coursera's first
         layer at batch 256: 28x28x1 -> 26x26x64 is 44 MB, its 2x2 max pool 11 MB."""
         x, pads = self._prepare(x)
+        bands = self._bands(x, pads, pool)
+        if bands is not None:
+            return self._pooled_bands(x, pads, pool, bands, training)
         if training:
             return self._train_pooled(x, pads, pool)
         return self._infer_fast(x, pads, pool)
 
     def backward_fused(self, dy, cache, pool, need_input_grad=True):
         """dL/dx of the fused pair from dL/d(pool's output)."""
+        if cache.bands is not None and cache.argmax is not None:
+            return self._backward_bands(np.ascontiguousarray(dy, dtype=self.dtype), cache,
+                                        pool, need_input_grad)
         if cache.argmax is not None:
             # training pass: the argmax sends each window's gradient straight to dL/dz
             dz = pool_fast.max_pool_backward(
@@ -297,6 +327,152 @@ class Conv2DFastPaths:
         return out, ConvCache(x, pads, cols=cols, out_shape=y_shape, argmax=argmax,
                               tiles=pool._backward_tiles(y_shape))
 
+    # ---- large images: row bands, fused with the max pooling after the layer ------------
+    def _bands(self, x, pads, pool):
+        """The row bands for `_pooled_bands`, or None when the chunk-of-images passes serve.
+
+        A band is a run of output rows (p0, p1) of ONE image, a multiple of the pool's window
+        height (strides = pool size, no pool padding, so the pool's windows never straddle
+        two bands), with an im2col matrix of about BAND_BYTES: it stays in cache while the
+        product reads it. Used when one image's im2col is at least BAND_MIN_BYTES (the
+        horse-or-human layers; the 28x28 lecture CNNs keep their tuned chunk-of-images
+        passes). Rows the pooling never reads (the last row of an odd height) are not
+        computed. The bands depend only on the shapes, never on the thread count."""
+        kshape = self.kernel.shape
+        if (pool.padding != "valid" or tuple(pool.strides) != tuple(pool.pool_size)
+                or conv_fast._is_pointwise(kshape, self.strides, pads)):
+            return None
+        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
+        kh = int(pool.pool_size[0])
+        pooled_h = ho // kh
+        row_bytes = wo * kshape[0] * kshape[1] * kshape[2] * x.dtype.itemsize
+        if pooled_h == 0 or ho * row_bytes < BAND_MIN_BYTES:
+            return None
+        count = -(-(pooled_h * kh * row_bytes) // BAND_BYTES)        # bands per image
+        per_band = -(-pooled_h // count)                              # pooled rows per band
+        return tuple((p0 * kh, min(p0 + per_band, pooled_h) * kh)
+                     for p0 in range(0, pooled_h, per_band))
+
+    def _band_groups(self, n):
+        """Fixed groups of images, the units of work shared out to the threads; each keeps
+        its own share of dw and db, added up in group order (the same sums in the same order
+        at any thread count)."""
+        return threads.bounds(n, min(n, BAND_GROUPS))
+
+    def _band_geometry(self, geo, p0, p1):
+        """The kernels' geometry arguments for output rows p0 .. p1 - 1 only: their windows
+        start p0 * stride rows further down (the padding above shrinks by as much)."""
+        kh, kw, sh, sw, dh, dw, top, left, _, wo = geo
+        return kh, kw, sh, sw, dh, dw, top - p0 * sh, left, p1 - p0, wo
+
+    def _pooled_bands(self, x, pads, pool, bands, training):
+        """pool(f(conv(x) + b)) band by band (`_bands`): per band im2col into a per-thread
+        buffer, the product, bias + activation in place, then the max pooling of the band
+        (with its argmax in training: the cell index i*Wo + j within the band). Nothing
+        conv-sized is kept, not even the im2col matrix: backward computes each band's again
+        (`_backward_bands`), which costs less than writing it to memory and reading it back
+        (measurements: see BAND_BYTES)."""
+        n, filters = x.shape[0], self.filters
+        kshape = self.kernel.shape
+        relu = self.activation is activations.relu
+        ho, wo, _, depth, _, geo, x3 = self._layout(x, pads)
+        w2 = self.kernel.reshape(-1, filters)
+        bias = self.bias if self.use_bias else self._no_bias()
+        y_shape = (n, ho, wo, filters)
+        _, pooled_hw = pool._window(y_shape)
+        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
+        argmax = workspace.array("argmax", out.shape, np.int32) if training else None
+        kh = int(pool.pool_size[0])
+        most = max(p1 - p0 for p0, p1 in bands) * wo
+
+        def group(start, stop):
+            cols_buf = workspace.thread_scratch("band cols", (most, depth), x.dtype)
+            y_buf = workspace.thread_scratch("band y", (most, filters), x.dtype)
+            for b in range(start, stop):
+                for p0, p1 in bands:
+                    rows = (p1 - p0) * wo
+                    cols, y2 = cols_buf[:rows], y_buf[:rows]
+                    conv_fast.im2col_kernel(x3[b:b + 1], kshape[2],
+                                            *self._band_geometry(geo, p0, p1), cols)
+                    np.matmul(cols, w2, out=y2)
+                    if relu or self.use_bias:
+                        conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
+                    pooled = out[b:b + 1, p0 // kh:p1 // kh]
+                    arg = None if argmax is None else argmax[b:b + 1, p0 // kh:p1 // kh]
+                    pool_fast.max_pool_images(y2.reshape(1, p1 - p0, wo, filters),
+                                              pool.pool_size, pool.strides, (0, 0),
+                                              (pooled.shape[1], pooled_hw[1]), pooled, arg)
+                    if relu and arg is not None:
+                        pool_fast.drop_argmax_of_zeros(pooled, arg)
+
+        threads.run_tasks([functools.partial(group, start, stop)
+                           for start, stop in self._band_groups(n)])
+        return out, ConvCache(x, pads, out_shape=y_shape, argmax=argmax, bands=bands)
+
+    def _backward_bands(self, dy, cache, pool, need_input_grad):
+        """Backward of `_pooled_bands` (training), band by band again: dz of the band from
+        the pooled gradient and the argmax (into a per-thread buffer), its column sums (db),
+        the band's im2col again and dw += cols^T dz, and dx: dcols = dz w2^T added back onto
+        the band's input rows (the bands of one image run in order on one thread, so their
+        overlapping rows add up safely). dw and db are summed per image group
+        (`_band_groups`) and the groups added in order: deterministic at any thread count."""
+        trainable = self.trainable
+        if not (trainable or need_input_grad):
+            return None
+        x, pads, bands, argmax = cache.x, cache.pads, cache.bands, cache.argmax
+        n, filters = x.shape[0], self.filters
+        kshape = self.kernel.shape
+        dtype = x.dtype
+        ho, wo, _, depth, _, geo, x3 = self._layout(x, pads)
+        w2 = self.kernel.reshape(-1, filters)
+        kh = int(pool.pool_size[0])
+        most = max(p1 - p0 for p0, p1 in bands) * wo
+        tiles = pool._backward_tiles((1, bands[0][1] - bands[0][0], wo, filters))
+        groups = self._band_groups(n)
+        dw_parts = np.zeros((len(groups), depth, filters), dtype) if trainable else None
+        db_parts = np.zeros((len(groups), filters))                         # float64 sums
+        dx = workspace.array("dx", x.shape, dtype) if need_input_grad else None
+        dx3 = None if dx is None else dx.reshape(x3.shape)
+
+        def group(k, start, stop):
+            dz_buf = workspace.thread_scratch("band dz", (most, filters), dtype)
+            cols_buf = (workspace.thread_scratch("band cols", (most, depth), dtype)
+                        if trainable else None)
+            d_buf = (workspace.thread_scratch("band dcols", (most, depth), dtype)
+                     if need_input_grad else None)
+            dw_band = (workspace.thread_scratch("band dw", (depth, filters), dtype)
+                       if trainable else None)
+            sums = np.empty(filters)
+            for b in range(start, stop):
+                for p0, p1 in bands:
+                    rows = (p1 - p0) * wo
+                    dz2 = dz_buf[:rows]
+                    pool_fast.max_pool_backward_images(
+                        dy[b:b + 1, p0 // kh:p1 // kh], argmax[b:b + 1, p0 // kh:p1 // kh],
+                        dz2.reshape(1, p1 - p0, wo, filters), tiles)
+                    conv_fast.column_sums_kernel(dz2, sums)
+                    db_parts[k] += sums
+                    band_geo = self._band_geometry(geo, p0, p1)
+                    if trainable:
+                        cols = cols_buf[:rows]
+                        conv_fast.im2col_kernel(x3[b:b + 1], kshape[2], *band_geo, cols)
+                        np.matmul(cols.T, dz2, out=dw_band)
+                        dw_parts[k] += dw_band
+                    if need_input_grad:
+                        dcols = d_buf[:rows]
+                        np.matmul(dz2, w2.T, out=dcols)
+                        conv_fast.col2im_kernel(dcols, kshape[2], *band_geo, dx3[b:b + 1],
+                                                p0 == bands[0][0])
+
+        threads.run_tasks([functools.partial(group, k, start, stop)
+                           for k, (start, stop) in enumerate(groups)])
+        if trainable:
+            self.add_grad(0, dw_parts.sum(axis=0, dtype=np.float64).astype(dtype).reshape(
+                kshape))
+            if self.use_bias:
+                self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
+        return dx
+
     def _pieces(self, n, rows, depth, dtype, backward=False):
         """Image chunks: enough for the threads (`threads.parts`) and for the im2col rows of
         a chunk to stay in cache (about threads.CHUNK_BYTES each)."""
@@ -376,7 +552,7 @@ class Conv2DFastPaths:
             dcols = workspace.thread_scratch("conv dcols", (per_chunk * m, depth),
                                              dtype)[:r1 - r0]
             np.matmul(dz2[r0:r1], w2.T, out=dcols)                  # dcols = dz2 w2^T
-            conv_fast.col2im_kernel(dcols, x.shape[3], *geo, dx3[start:stop])
+            conv_fast.col2im_kernel(dcols, x.shape[3], *geo, dx3[start:stop], True)
 
         # dw2 in two halves of its rows (cols' columns): two threads start on dw at once
         # (and a (288, 3872) @ (3872, 64) half took 1.8 ms against 3.8-4.4 for the whole)
