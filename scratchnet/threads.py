@@ -70,7 +70,7 @@ Measured (2-core AMD EPYC VM, other engineers' test suites running, float32, bat
     kernels/conv_fast.py): its threads wait at barriers for a thread that is not running.
 
 `scratchnet.threads.set_num_threads(n)` or the environment variable SCRATCHNET_NUM_THREADS
-picks the thread count (default: the usable cores, at most 2, the only case measured);
+picks the thread count (default: every core this process may use);
 `set_num_threads(1)` computes serially with BLAS at 1 thread, `set_num_threads(None)` leaves
 BLAS exactly as it is and splits nothing.
 """
@@ -88,11 +88,12 @@ from scratchnet.kernels import spin
 
 
 def _default_threads():
+    """The cores this process may run on (its CPU affinity), all of them."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:                      # not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 2))
+    return max(1, cores)
 
 
 def _from_environment():

@@ -61,16 +61,23 @@ def test_run_split_covers_every_item_once_in_order(split_everything):
     assert threads.parts(10) == 1                      # outside compute_threads: serial
 
 
-def test_run_split_reraises_a_chunks_error_after_all_chunks_finish(split_everything):
-    finished = []
+def test_run_split_reraises_a_chunks_error_after_the_running_chunks_finish(split_everything):
+    """Chunk 0 is slow, chunk 1 fails at once. Whichever thread takes which: the error
+    reaches the caller only after chunk 0 has finished, and chunks claimed after the error
+    (2 and 3) are skipped, not run."""
+    started, finished = [], []
 
     def task(start, stop, k):
+        started.append(k)
         if k == 1:
             raise ZeroDivisionError("chunk 1")
+        if k == 0:
+            time.sleep(0.05)
         finished.append(k)
 
     with threads.compute_threads(), pytest.raises(ZeroDivisionError, match="chunk 1"):
-        threads.run_split(task, 4)
+        threads.run_split(task, 4, pieces=4)
+    assert sorted(started) == [0, 1] and finished == [0]
 
 
 def test_splitting_pauses_while_other_programs_keep_a_core_busy(split_everything, monkeypatch):
@@ -233,17 +240,21 @@ def _split_in_child():
 
 
 def test_run_tasks_returns_every_result_in_order(split_everything):
-    ran_on = set()
+    """The first two tasks meet at a barrier: they can only both pass it when two threads
+    (the caller and a helper) run them at the same time."""
+    ran_on = []
+    meet = threading.Barrier(2, timeout=10)
 
     def task(k):
-        ran_on.add(threading.get_ident())
-        time.sleep(0.002)                       # long enough for the helper to take some
+        ran_on.append(threading.get_ident())
+        if k < 2:
+            meet.wait()
         return k * k
 
     with threads.compute_threads():
         assert threads.run_tasks([functools.partial(task, k) for k in range(8)]) == \
             [k * k for k in range(8)]
-    assert threading.get_ident() in ran_on
+    assert threading.get_ident() in ran_on and len(set(ran_on[:2])) == 2
     assert threads.run_tasks([lambda: 1, lambda: 2]) == [1, 2]   # outside: serially
 
 
@@ -253,21 +264,27 @@ def test_run_tasks_of_nothing_is_nothing(split_everything):
 
 
 def test_fewer_threads_after_more_uses_fewer(split_everything):
+    """4 threads: the first 4 tasks meet at a barrier (so 4 threads ran them). Then 2: the
+    first 2 meet (the caller and helper 1 work), and the 3 helpers that exist, spinning or
+    woken by every split, must leave the other tasks to those two."""
     def idents(count):
         threads.set_num_threads(count)
-        seen = set()
+        seen = []
+        meet = threading.Barrier(count, timeout=10)
 
-        def task():
-            seen.add(threading.get_ident())
+        def task(k):
+            seen.append(threading.get_ident())
+            if k < count:
+                meet.wait()
             time.sleep(0.003)
 
         with threads.compute_threads():
-            threads.run_tasks([task] * 12)
-        return seen
+            threads.run_tasks([functools.partial(task, k) for k in range(12)])
+        return set(seen)
 
     try:
-        assert len(idents(4)) > 1                     # helpers 1-3 exist now
-        assert len(idents(2)) <= 2                    # ... but only one of them works
+        assert len(idents(4)) == 4                    # helpers 1-3 exist now
+        assert len(idents(2)) == 2                    # ... but only helper 1 works
     finally:
         threads.set_num_threads(2)
 
