@@ -110,6 +110,7 @@ def _from_environment():
 
 
 _num_threads = _from_environment()
+_CORES = _default_threads()  # the machine's usable cores: how finely `parts` cuts work
 _active = 0                  # > 0 inside compute_threads(): splitting work is allowed
 _lock = threading.Lock()
 _helpers = []                # the persistent helper threads (num_threads() - 1 once started)
@@ -171,16 +172,18 @@ def _can_split():
 
 
 def parts(count, work=None, per_thread=CHUNKS_PER_THREAD):
-    """How many chunks to cut `count` independent items (images, rows) into for the threads:
-    1 when they cannot be used (`_can_split`) or the work (total multiply-adds or elements,
-    default `count`) is too small to pay for a hand-off; otherwise up to `per_thread` chunks
-    per thread, so that the threads can balance the load."""
-    if not _can_split():
-        return 1
+    """How many chunks to cut `count` independent items (images, rows) into: 1 when the work
+    (total multiply-adds or elements, default `count`) is too small to pay for a hand-off,
+    otherwise up to `per_thread` chunks per core of this machine, so that the threads can
+    balance the load. From the sizes alone -- never from the thread count or whether the
+    threads split at all (`_can_split`): run_split runs the same chunks one after the other
+    when they cannot be shared out, so every sum over chunks (a bias gradient, a first
+    layer's dL/dw) and every product over a chunk's rows is the same at any thread count
+    and load, bit for bit."""
     work = count if work is None else work
     if work < 2 * MIN_WORK_PER_THREAD:
         return 1
-    return max(1, min(per_thread * _num_threads, count, int(work // MIN_WORK_PER_THREAD)))
+    return max(1, min(per_thread * _CORES, count, int(work // MIN_WORK_PER_THREAD)))
 
 
 def bounds(count, pieces):

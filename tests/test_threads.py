@@ -53,12 +53,15 @@ def serial_and_split(fn):
 
 def test_run_split_covers_every_item_once_in_order(split_everything):
     seen = []
+    pieces = min(10, threads.CHUNKS_PER_THREAD * threads._CORES)
     with threads.compute_threads():
-        assert threads.parts(10) == 8 and threads.parts(1) == 1
+        assert threads.parts(10) == pieces and threads.parts(1) == 1
         out = threads.run_split(lambda a, b, k: (seen.extend(range(a, b)), (a, b, k))[1], 10)
     assert sorted(seen) == list(range(10))
-    assert [k for _, _, k in out] == list(range(8)) and out[0][0] == 0 and out[-1][1] == 10
-    assert threads.parts(10) == 1                      # outside compute_threads: serial
+    assert [k for _, _, k in out] == list(range(pieces)) and out[0][0] == 0
+    assert out[-1][1] == 10
+    # the chunks depend on the sizes only: outside compute_threads the same chunks, serially
+    assert threads.parts(10) == pieces and not threads._can_split()
 
 
 def test_run_split_reraises_a_chunks_error_after_the_running_chunks_finish(split_everything):
@@ -95,18 +98,18 @@ def test_splitting_pauses_while_other_programs_keep_a_core_busy(split_everything
         clock["busy"] += (ours + others) * judge.WINDOW_S
 
     with threads.compute_threads():
-        assert threads.parts(100) > 1                  # the first sample: no verdict yet
+        assert threads._can_split()                     # the first sample: no verdict yet
         window(ours=1.8, others=0.1)                    # both cores ours: split
-        assert threads.parts(100) > 1
+        assert threads._can_split()
         window(ours=1.0, others=1.0)                    # a busy program on the other core
-        assert threads.parts(100) == 1
+        assert not threads._can_split()
         clock["now"] += judge.WINDOW_S / 2              # within the window: no new reading
-        assert threads.parts(100) == 1
+        assert not threads._can_split()
         window(ours=1.0, others=0.3)                    # it stopped: split again
-        assert threads.parts(100) > 1
+        assert threads._can_split()
         clock["cores"] = 16                             # a big machine: 14 cores to spare
         window(ours=1.8, others=3.0)                    # others on those: keep splitting
-        assert threads.parts(100) > 1
+        assert threads._can_split()
 
 
 def test_cpu_sample_reads_this_machine():
@@ -120,17 +123,17 @@ def test_cpu_sample_reads_this_machine():
 def test_no_split_off_the_main_thread(split_everything):
     result = []
     with threads.compute_threads():
-        worker = threading.Thread(target=lambda: result.append(threads.parts(100)))
+        worker = threading.Thread(target=lambda: result.append(threads._can_split()))
         worker.start()
         worker.join()
-    assert result == [1]
+        assert result == [False] and threads._can_split()
 
 
 def test_set_num_threads_none_leaves_blas_alone_and_runs_serially(split_everything):
     threads.set_num_threads(None)
     try:
         with threads.compute_threads():
-            assert threads.parts(100) == 1
+            assert not threads._can_split()
     finally:
         threads.set_num_threads(2)
     with pytest.raises(ValueError):
@@ -219,6 +222,47 @@ def test_cnn_fit_with_two_threads_matches_one(split_everything):
     for a, b in zip(w2, w1):
         assert_close(a, b, "float64", "weights")
     assert_close(p2, p1, "float64", "predictions")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bands", (False, True), ids=("chunks", "bands"))
+def test_fit_gives_the_same_bits_at_1_2_and_3_threads(split_everything, monkeypatch, dtype,
+                                                      bands):
+    """A fixed seed, 1, 2 or 3 threads: the same weights, losses and predictions, bit for bit
+    (the chunks and every sum over them depend on the shapes only, `threads.parts`). The
+    model has a one-channel direct Conv2D, Conv2D + MaxPooling2D pairs (in chunks of images,
+    or in row bands), BatchNormalization, Dropout and Dense layers down to one unit."""
+    from scratchnet.layers import conv_fast_paths
+    monkeypatch.setattr(conv_fast_paths, "BAND_MIN_BYTES", 0 if bands else 1 << 62)
+    monkeypatch.setattr(conv_fast_paths, "BAND_BYTES", 3000)
+    rng = np.random.default_rng(6)
+    x, y = rng.random((40, 18, 18, 1)).astype(dtype), rng.integers(0, 2, 40).astype(dtype)
+    backend.set_floatx(dtype)
+    runs = []
+    try:
+        for count in (1, 2, 3):
+            threads.set_num_threads(count)
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([
+                keras.Input((18, 18, 1)),
+                keras.layers.Conv2D(4, 3, activation="relu"),
+                keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                keras.layers.BatchNormalization(),
+                keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+                keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                keras.layers.Dropout(0.3), keras.layers.Dense(24, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["acc"])
+            history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+            runs.append((history.history, model.get_weights(), model.predict(x, verbose=0)))
+    finally:
+        threads.set_num_threads(2)
+        backend.set_floatx("float32")
+    for history, weights, predictions in runs[1:]:
+        assert history == runs[0][0]
+        for a, b in zip(weights, runs[0][1]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(predictions, runs[0][2])
 
 
 def test_a_forked_child_gets_a_fresh_pool(split_everything):
