@@ -225,16 +225,20 @@ def test_cnn_fit_with_two_threads_matches_one(split_everything):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("bands", (False, True), ids=("chunks", "bands"))
+@pytest.mark.parametrize("path", ("chunks", "bands", "winograd"))
 def test_fit_gives_the_same_bits_at_1_2_and_3_threads(split_everything, monkeypatch, dtype,
-                                                      bands):
+                                                      path):
     """A fixed seed, 1, 2 or 3 threads: the same weights, losses and predictions, bit for bit
     (the chunks and every sum over them depend on the shapes only, `threads.parts`). The
-    model has a one-channel direct Conv2D, Conv2D + MaxPooling2D pairs (in chunks of images,
-    or in row bands), BatchNormalization, Dropout and Dense layers down to one unit."""
+    model has a one-channel direct Conv2D, Conv2D + MaxPooling2D pairs (by im2col in chunks
+    of images or in row bands, or by Winograd), BatchNormalization, Dropout and Dense layers
+    down to one unit."""
     from scratchnet.layers import conv_fast_paths
-    monkeypatch.setattr(conv_fast_paths, "BAND_MIN_BYTES", 0 if bands else 1 << 62)
+    monkeypatch.setattr(conv_fast_paths, "BAND_MIN_BYTES", 0 if path == "bands" else 1 << 62)
     monkeypatch.setattr(conv_fast_paths, "BAND_BYTES", 3000)
+    monkeypatch.setattr(conv_fast_paths, "WINOGRAD_MIN_WORK",
+                        0 if path == "winograd" else 1 << 62)
+    monkeypatch.setattr(conv_fast_paths, "WINOGRAD_MIN_CHANNELS", 4)
     rng = np.random.default_rng(6)
     x, y = rng.random((40, 18, 18, 1)).astype(dtype), rng.integers(0, 2, 40).astype(dtype)
     backend.set_floatx(dtype)

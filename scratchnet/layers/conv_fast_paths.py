@@ -30,8 +30,20 @@ import numpy as np
 
 from scratchnet import activations, threads
 from scratchnet.engine import workspace
-from scratchnet.kernels import conv_fast, pool_fast
+from scratchnet.kernels import conv_fast, pool_fast, winograd
 
+
+# Winograd (`Conv2DFastPaths._winograd`): 3x3, stride 1, no dilation, at least this many
+# input channels and filters and this many direct multiply-adds per call. Measured one thread,
+# float32, ms for forward / dL/dw / dL/dx, Winograd vs im2col + GEMM (a tie at 17.8M work):
+#     32 x 13x13x16 -> 32 (17.8M)    0.47/0.54/0.67  vs  0.47/0.41/0.47   (slower)
+#     32 x 13x13x32 -> 32 (35.7M)    0.73/0.81/0.97  vs  0.88/0.89/0.90
+#     256 x 13x13x32 -> 32 (286M)    7.05/7.59/9.11  vs  12.07/10.15/8.49
+#     32 x 13x13x64 -> 64 (143M)     1.99/2.50/2.93  vs  3.54/3.74/3.41   (Coursera's second)
+#     8 x 74x74x16 -> 32 (191M)      4.66/5.40/5.51  vs  9.07/7.01/6.75   (horse-or-human)
+#     8 x 36x36x32 -> 64 (171M)      2.48/2.84/3.07  vs  4.80/4.67/4.33
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_WORK = 32_000_000
 
 # Row bands (`Conv2DFastPaths._bands`): about this many bytes of im2col per band, used when
 # one image's im2col is at least BAND_MIN_BYTES; BAND_GROUPS fixed groups of images.
@@ -59,15 +71,16 @@ class ConvCache:
     pooling's argmax (-1 where the gradient goes nowhere) and its backward's tiling."""
 
     __slots__ = ("x", "pads", "z", "y", "cols", "out_shape", "direct", "argmax", "tiles",
-                 "bands")
+                 "bands", "winograd")
 
     def __init__(self, x, pads, z=None, y=None, cols=None, out_shape=None, direct=False,
-                 argmax=None, tiles=None, bands=None):
+                 argmax=None, tiles=None, bands=None, winograd=False):
         self.x, self.pads, self.z, self.y, self.cols = x, pads, z, y, cols
         self.out_shape = out_shape if out_shape is not None else (
             None if z is None else z.shape)
         self.direct, self.argmax, self.tiles = direct, argmax, tiles
         self.bands = bands          # the row bands of a banded pass (`_bands`), else None
+        self.winograd = winograd    # forward ran Winograd's F(2x2, 3x3): so does backward
 
 
 def _cols_maker(channels):
@@ -166,7 +179,7 @@ class Conv2DFastPaths:
             _, again = self.forward(cache.x, training=True)
         finally:
             workspace.activate(previous)
-        for name in ("z", "y", "cols", "out_shape", "direct"):
+        for name in ("z", "y", "cols", "out_shape", "direct", "winograd"):
             setattr(cache, name, getattr(again, name))
 
     # ---- forward ----------------------------------------------------------------------
@@ -179,6 +192,8 @@ class Conv2DFastPaths:
         im2col + GEMM for a direct kernel (`conv_fast.conv1ch_rows_kernel`): LeNet's first
         layer in fit, batch 256: forward 5.1 -> 3.3 ms, and its backward then needs no cols
         (conv1ch_rows_dw_kernel)."""
+        if self._winograd(x, pads):
+            return self._winograd_forward(x, pads, training=True)
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         linear = self.activation is activations.linear
@@ -235,6 +250,8 @@ class Conv2DFastPaths:
 
         One-channel inputs with few filters use the direct kernel (as in `_forward_fast`):
         LeNet 28x28x1 -> 6 k5 same, batch 256, float32, 2 threads: 5.1 -> 2.4 ms."""
+        if self._winograd(x, pads):
+            return self._winograd_forward(x, pads, pool)
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
@@ -291,6 +308,8 @@ class Conv2DFastPaths:
         exactly TF's ReluGrad(MaxPoolGrad(dy)): the windows' argmax cells are where both
         send anything. Coursera's first Conv2D + MaxPooling2D (28x28x1 -> 26x26x64 -> 13x13x64),
         batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms."""
+        if self._winograd(x, pads):
+            return self._winograd_forward(x, pads, pool, training=True)
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
@@ -327,6 +346,123 @@ class Conv2DFastPaths:
         return out, ConvCache(x, pads, cols=cols, out_shape=y_shape, argmax=argmax,
                               tiles=pool._backward_tiles(y_shape))
 
+    # ---- Winograd's F(2x2, 3x3) (kernels/winograd.py) ---------------------------------
+    def _winograd(self, x, pads):
+        """True when this call convolves by Winograd's F(2x2, 3x3) instead of im2col + GEMM:
+        a 3x3 kernel, stride 1, no dilation, at least WINOGRAD_MIN_CHANNELS input channels
+        and filters, and at least WINOGRAD_MIN_WORK direct multiply-adds in the call (see
+        there for the measurements behind the rule)."""
+        kshape = self.kernel.shape
+        if (self._implementation != "fast"
+                or not winograd.applies(kshape, self.strides, self.dilation_rate)
+                or min(kshape[2], kshape[3]) < WINOGRAD_MIN_CHANNELS):
+            return False
+        ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
+        return x.shape[0] * ho * wo * 9 * kshape[2] * kshape[3] >= WINOGRAD_MIN_WORK
+
+    def _winograd_forward(self, x, pads, pool=None, training=False):
+        """z = conv(x) + b and y = f(z) by Winograd, chunk by chunk of images on the threads
+        (each chunk tile block by tile block, `winograd.convolve_images`). Like the im2col
+        passes: training keeps z and y (nothing else: backward transforms x again); with
+        `pool` each chunk's y goes to a per-thread buffer and is max-pooled from there (with
+        the argmax in training); inference with ReLU / linear keeps nothing."""
+        n, filters = x.shape[0], self.filters
+        c = self.kernel.shape[2]
+        dtype = x.dtype
+        relu = self.activation is activations.relu
+        linear = self.activation is activations.linear
+        ho, wo = conv_fast.geometry(x.shape, self.kernel.shape, self.strides, pads,
+                                    self.dilation_rate)
+        (top, _), (left, _) = pads
+        x3 = x.reshape(n, x.shape[1], x.shape[2] * c)
+        u = winograd.kernel_transform(self.kernel, out=workspace.array(
+            "winograd u", (16, c, filters), dtype))
+        bias = self.bias if self.use_bias else self._no_bias()
+        y_shape = (n, ho, wo, filters)
+
+        def scratch(name, shape):
+            return workspace.thread_scratch(name, shape, dtype)
+
+        if pool is not None:
+            pool_pads, pooled_hw = pool._window(y_shape)
+            out = workspace.array("y", (n, *pooled_hw, filters), dtype)
+            argmax = workspace.array("argmax", out.shape, np.int32) if training else None
+            pieces = self._pieces(n, ho * wo, filters, dtype)
+            per_chunk = -(-n // pieces)
+
+            def pooled_chunk(start, stop, _):
+                y4 = scratch("conv y", (per_chunk, ho, wo, filters))[:stop - start]
+                winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
+                                         relu, y4, y4, False, scratch)
+                arg = None if argmax is None else argmax[start:stop]
+                pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads,
+                                          pooled_hw, out[start:stop], arg)
+                if relu and arg is not None:
+                    pool_fast.drop_argmax_of_zeros(out[start:stop], arg)
+
+            threads.run_split(pooled_chunk, n, pieces=pieces)
+            tiles = pool._backward_tiles(y_shape) if training else None
+            return out, ConvCache(x, pads, out_shape=y_shape, argmax=argmax, tiles=tiles,
+                                  winograd=True)
+        keep_z = training or not (relu or linear)
+        z = workspace.array("y" if linear else "z", y_shape, dtype) if keep_z else None
+        y = z if linear and keep_z else workspace.array("y", y_shape, dtype)
+        fused = relu or linear
+        work = n * ho * wo * 9 * c * filters
+
+        def chunk(start, stop, _):
+            zc = y[start:stop] if z is None else z[start:stop]
+            winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
+                                     relu and fused, zc, y[start:stop] if fused else zc,
+                                     z is not None and fused and z is not y, scratch)
+
+        threads.run_split(chunk, n, work)
+        if not fused:
+            y = self.activation(z)
+        if not keep_z:
+            return y, ConvCache(x, pads, out_shape=y_shape)
+        return y, ConvCache(x, pads, z=z, y=y, out_shape=y_shape, winograd=True)
+
+    def _winograd_backward(self, dz, cache, need_input_grad):
+        """dL/dw and dL/dx by Winograd from dz = dL/dz (n, Ho, Wo, F); the bias gradient is
+        done (`_backward_fast`). Per fixed group of images (`threads.parts`, from the shapes
+        only) on the threads: the sums S = V^T Z of the group's tiles (float64; the groups'
+        sums added in order at the end: the same bits at any thread count), and dL/dx of
+        its images as the convolution of dz with the flipped kernel."""
+        x, pads = cache.x, cache.pads
+        n, ho, wo, filters = dz.shape
+        c = self.kernel.shape[2]
+        dtype = x.dtype
+        (top, _), (left, _) = pads
+        x3 = x.reshape(n, x.shape[1], x.shape[2] * c)
+        groups = threads.bounds(n, threads.parts(n, n * ho * wo * 9 * c * filters))
+        sums = np.empty((len(groups), 16, c, filters)) if self.trainable else None
+        if need_input_grad:
+            dx = workspace.array("dx", x.shape, dtype)
+            (back_top, _), (back_left, _) = winograd.backward_pads(pads)
+            u_back = winograd.kernel_transform(winograd.flipped(self.kernel), out=workspace.array(
+                "winograd u back", (16, filters, c), dtype))
+            dz3 = dz.reshape(n, ho, wo * filters)
+            no_bias = np.zeros(c, dtype)
+
+        def scratch(name, shape):
+            return workspace.thread_scratch(name, shape, dtype)
+
+        def group(k, start, stop):
+            if sums is not None:
+                winograd.weight_products(x3[start:stop], c, top, left, dz[start:stop],
+                                         sums[k], scratch)
+            if need_input_grad:
+                winograd.convolve_images(dz3[start:stop], filters, back_top, back_left,
+                                         u_back, no_bias, False, False, dx[start:stop],
+                                         dx[start:stop], False, scratch)
+
+        threads.run_tasks([functools.partial(group, k, start, stop)
+                           for k, (start, stop) in enumerate(groups)])
+        if sums is not None:
+            self.add_grad(0, winograd.weight_gradient(sums.sum(axis=0), dtype))
+        return dx if need_input_grad else None
+
     # ---- large images: row bands, fused with the max pooling after the layer ------------
     def _bands(self, x, pads, pool):
         """The row bands for `_pooled_bands`, or None when the chunk-of-images passes serve.
@@ -340,7 +476,8 @@ class Conv2DFastPaths:
         computed. The bands depend only on the shapes, never on the thread count."""
         kshape = self.kernel.shape
         if (pool.padding != "valid" or tuple(pool.strides) != tuple(pool.pool_size)
-                or conv_fast._is_pointwise(kshape, self.strides, pads)):
+                or conv_fast._is_pointwise(kshape, self.strides, pads)
+                or self._winograd(x, pads)):
             return None
         ho, wo = conv_fast.geometry(x.shape, kshape, self.strides, pads, self.dilation_rate)
         kh = int(pool.pool_size[0])
@@ -502,13 +639,13 @@ class Conv2DFastPaths:
         n, ho, wo, _ = cache.out_shape
         m = ho * wo
         cols = cache.cols
-        if cols is None:                         # forward ran a direct one-channel kernel
+        if cols is None and not cache.winograd:  # forward ran a direct one-channel kernel
             if not need_input_grad and cache.direct:
                 return self._backward_direct(d, cache, relu)
             cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
                                     self.dilation_rate)
         dtype = x.dtype
-        depth = cols.shape[1]
+        depth = self.kernel.shape[0] * self.kernel.shape[1] * self.kernel.shape[2]
         d2 = d.reshape(-1, filters)
         if relu:
             z2 = cache.z.reshape(-1, filters)
@@ -530,6 +667,8 @@ class Conv2DFastPaths:
             threads.run_split(dz_chunk, n, pieces=pieces)
             if self.use_bias and trainable:
                 self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
+        if cache.winograd:
+            return self._winograd_backward(dz2.reshape(cache.out_shape), cache, need_input_grad)
         dw2 = workspace.array("dw", (depth, filters), dtype) if trainable else None
         if not need_input_grad:
             self._dw_by_chunks(cols, dz2, dw2, n, m)

@@ -1,0 +1,376 @@
+r"""3x3 convolutions with fewer multiplications: Winograd's minimal filtering F(2x2, 3x3).
+
+Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016). Same sums
+as `conv_naive` (read that first), for a 3x3 kernel, stride 1, no dilation.
+
+One dimension first. Two outputs of a 3-tap correlation, y0 = d0 g0 + d1 g1 + d2 g2 and
+y1 = d1 g0 + d2 g1 + d3 g2, take 6 multiplications the direct way. Winograd's F(2, 3) takes
+4, from four inputs d = (d0, d1, d2, d3):
+
+    m1 = (d0 - d2) g0        m2 = (d1 + d2) (g0 + g1 + g2) / 2
+    m4 = (d1 - d3) g2        m3 = (d2 - d1) (g0 - g1 + g2) / 2
+    y0 = m1 + m2 + m3        y1 = m2 - m3 - m4
+
+In matrices: y = A^T [(G g) * (B^T d)], * element by element, with
+
+    B^T = [[1, 0, -1, 0],     G = [[1,    0,   0],     A^T = [[1, 1,  1,  0],
+           [0, 1,  1, 0],          [1/2, 1/2, 1/2],           [0, 1, -1, -1]]
+           [0, -1, 1, 0],          [1/2,-1/2, 1/2],
+           [0, 1,  0, -1]]         [0,    0,   1]]
+
+Nesting it in two dimensions, a 2x2 block of outputs from a 4x4 tile d of one input channel
+and the 3x3 kernel g of one (channel, filter) pair is
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          16 multiplications instead of 36.
+
+A layer sums over the C input channels, and the sum can move inside, before A^T . A: with
+U = G g G^T per (channel, filter) (16 numbers each, once per step) and V = B^T d B per
+(tile, channel), each of the 16 positions (xi, nu) of the 4x4 transformed tile is ONE matrix
+product over all tiles of all images:
+
+    M[xi, nu] = V[xi, nu] @ U[xi, nu]       (tiles, C) @ (C, F)
+    Y(tile, f) = A^T M(tile, f) A          the 2x2 outputs of each tile
+
+so a layer's 9 C F multiply-adds per output become 16/4 = 4 C F (2.25x fewer), in 16 good
+BLAS products, plus the transforms (additions only, linear in C or F, not in C F).
+
+Backward. dL/dx is a convolution of dz with the kernel turned by 180 degrees and its C and F
+axes swapped (`flipped`), padded by 2 - (the forward padding): the same algorithm. dL/dw
+comes from the transposed algorithm: differentiating y = A^T [(G g) * (B^T d)] with respect
+to g gives dg = G^T [(A dy) * (B^T d)], so, per tile and summed over all tiles,
+
+    dL/dw(c, f) = G^T [ sum_tiles (B^T d_c B) * (A dz_f A^T) ] G          (3x3)
+
+again one product per position: S[xi, nu] = V[xi, nu]^T @ Z[xi, nu], (C, tiles) @ (tiles, F),
+with V the forward's transformed input tiles (kept) and Z = A dz A^T of each 2x2 block of
+dz. Output sizes that are odd get a last, half-used tile: the inputs beyond the image read as
+zeros, the outputs beyond it are dropped, the dz beyond it is zero.
+
+Rounding: B, A and 2G have entries 0 and +-1, so only additions and halvings happen besides
+the products; float32 results differ from the direct sum by a few units in the last place,
+like any other order of the same sum (tests: against `conv_naive` in float64 to 1e-12 and
+against TensorFlow).
+
+Two versions, as everywhere in `scratchnet.kernels`:
+
+* `forward_numpy`, `backward_numpy`: the formulas above, tiles cut with NumPy and the
+  transforms as matrix products (`np.einsum`). To read.
+* the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`) with
+  BLAS's batched products in between, driven by Conv2D (layers/conv_fast_paths.py, which
+  also says when Winograd is used). Tests prove the two equal to each other and to conv_naive.
+"""
+import numpy as np
+from numba import njit
+
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+
+
+def applies(kernel_shape, strides, dilation):
+    """True for the convolutions F(2x2, 3x3) computes: a 3x3 kernel, stride 1, dilation 1."""
+    return (tuple(kernel_shape[:2]) == (3, 3) and tuple(strides) == (1, 1)
+            and tuple(dilation) == (1, 1))
+
+
+def tiles(out_hw):
+    """(tile rows, tile columns): 2x2 output blocks covering an Ho x Wo output."""
+    return -(-out_hw[0] // 2), -(-out_hw[1] // 2)
+
+
+def flipped(kernel):
+    """The kernel of dL/dx as a convolution of dz: turned by 180 degrees, C and F swapped."""
+    return np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+
+
+def backward_pads(pads):
+    """The padding of that convolution: 2 - (the forward's), on every side."""
+    (top, bottom), (left, right) = pads
+    return (2 - top, 2 - bottom), (2 - left, 2 - right)
+
+
+def kernel_transform(kernel, out=None):
+    """U = G g G^T for every (channel, filter): (16, C, F), position xi*4 + nu first,
+    computed in float64 and rounded once to the kernel's dtype (`out`: an array to reuse)."""
+    c, f = kernel.shape[2:]
+    u = np.empty((16, c, f), kernel.dtype) if out is None else out
+    kernel_transform_kernel(np.ascontiguousarray(kernel), u)
+    return u
+
+
+def weight_gradient(s, dtype):
+    """dL/dw (3, 3, C, F) of `dtype` = G^T S G from the summed products S (16, C, F)."""
+    dw = np.empty((3, 3, *s.shape[1:]), dtype)
+    weight_gradient_kernel(np.ascontiguousarray(s, dtype=np.float64), dw)
+    return dw
+
+
+# ---------------------------------------------------------------- the readable version
+def _input_tiles(x, pads, out_hw):
+    """The 4x4 input tile of every 2x2 output block: (n, tile rows, tile cols, 4, 4, C),
+    zeros beyond the image."""
+    (top, _), (left, _) = pads
+    th, tw = tiles(out_hw)
+    n, h, w, c = x.shape
+    xp = np.zeros((n, 2 * th + 2, 2 * tw + 2, c), x.dtype)
+    rows, cols = min(h, 2 * th + 2 - top), min(w, 2 * tw + 2 - left)
+    xp[:, top:top + rows, left:left + cols] = x[:, :rows, :cols]
+    d = np.empty((n, th, tw, 4, 4, c), x.dtype)
+    for i in range(th):
+        for j in range(tw):
+            d[:, i, j] = xp[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4]
+    return d
+
+
+def forward_numpy(x, kernel, pads):
+    """z = conv(x, kernel), (n, Ho, Wo, F), by Y = A^T [U * V] A, the sum over channels
+    taken in the transformed domain."""
+    n, h, w, _ = x.shape
+    (top, bottom), (left, right) = pads
+    out_hw = (h + top + bottom - 2, w + left + right - 2)
+    d = _input_tiles(x, pads, out_hw)
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", B_T, d, B_T)          # B^T d B per tile, channel
+    u = np.einsum("ai,ijcf,bj->abcf", G, kernel, G)             # G g G^T per channel, filter
+    m = np.einsum("ntqabc,abcf->ntqabf", v, u)                  # summed over channels
+    y = np.einsum("ia,ntqabf,jb->ntqijf", A_T, m, A_T)          # A^T M A: 2x2 outputs
+    th, tw = y.shape[1:3]
+    z = y.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * th, 2 * tw, -1)
+    return z[:, :out_hw[0], :out_hw[1]]
+
+
+def backward_numpy(x, kernel, dz, pads):
+    """(dL/dx, dL/dw) for z = conv(x, kernel) and dz = dL/dz, by the same transforms."""
+    n, ho, wo, f = dz.shape
+    dx = forward_numpy(dz, flipped(kernel), backward_pads(pads))
+    th, tw = tiles((ho, wo))
+    d = _input_tiles(x, pads, (ho, wo))
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", B_T, d, B_T)
+    g = np.zeros((n, 2 * th, 2 * tw, f), dz.dtype)
+    g[:, :ho, :wo] = dz
+    blocks = g.reshape(n, th, 2, tw, 2, f).transpose(0, 1, 3, 2, 4, 5)   # (n, th, tw, 2, 2, f)
+    zt = np.einsum("ia,ntqabf,jb->ntqijf", A_T.T, blocks, A_T.T)         # A dz A^T
+    s = np.einsum("ntqabc,ntqabf->abcf", v, zt)                         # summed over tiles
+    dw = np.einsum("ai,abcf,bj->ijcf", G, s, G)                         # G^T S G
+    return dx, dw
+
+
+# ---------------------------------------------------------------- Numba kernels
+@njit(cache=True, nogil=True)
+def input_transform(x3, c, top, left, th, tw, t0, t1, v):
+    """v[xi*4 + nu, t - t0, :] = (B^T d B)[xi, nu] for the tiles t0 <= t < t1, tile
+    t = (b*th + i)*tw + j having its input tile d at row 2i - top, column 2j - left of image
+    b of x3 (n, H, W*C); zeros beyond the image. v: (16, >= t1 - t0, C)."""
+    n, h, wc = x3.shape
+    w = wc // c
+    d = np.zeros((4, 4, c), x3.dtype)
+    s = np.empty((4, 4, c), x3.dtype)
+    for tile in range(t0, t1):
+        b, ij = divmod(tile, th * tw)
+        i, j = divmod(ij, tw)
+        r0 = 2 * i - top
+        c0 = 2 * j - left
+        t = tile - t0
+        for r in range(4):                        # the tile, zero beyond the image
+            hh = r0 + r
+            for q in range(4):
+                ww = c0 + q
+                dst = d[r, q]
+                if 0 <= hh < h and 0 <= ww < w:
+                    src = x3[b, hh, ww * c:(ww + 1) * c]
+                    for ch in range(c):
+                        dst[ch] = src[ch]
+                else:
+                    for ch in range(c):
+                        dst[ch] = 0
+        for q in range(4):                        # B^T d: combine rows
+            d0, d1, d2, d3 = d[0, q], d[1, q], d[2, q], d[3, q]
+            s0, s1, s2, s3 = s[0, q], s[1, q], s[2, q], s[3, q]
+            for ch in range(c):
+                s0[ch] = d0[ch] - d2[ch]
+                s1[ch] = d1[ch] + d2[ch]
+                s2[ch] = d2[ch] - d1[ch]
+                s3[ch] = d1[ch] - d3[ch]
+        for r in range(4):                        # (B^T d) B: combine columns
+            e0, e1, e2, e3 = s[r, 0], s[r, 1], s[r, 2], s[r, 3]
+            o0, o1 = v[4 * r, t], v[4 * r + 1, t]
+            o2, o3 = v[4 * r + 2, t], v[4 * r + 3, t]
+            for ch in range(c):
+                o0[ch] = e0[ch] - e2[ch]
+                o1[ch] = e1[ch] + e2[ch]
+                o2[ch] = e2[ch] - e1[ch]
+                o3[ch] = e1[ch] - e3[ch]
+
+
+@njit(cache=True, nogil=True)
+def output_transform(m, th, tw, t0, t1, bias, has_bias, relu, z, y, write_z):
+    """The 2x2 outputs A^T M A of the tiles t0 <= t < t1 (m[:, t - t0], m: (16, >= t1 - t0,
+    F)), + bias, into z (n, Ho, Wo, F) (if write_z) and y = max(z, 0) if relu else z (y may
+    be z). Outputs beyond Ho x Wo (a last, half-used tile) are dropped."""
+    n, ho, wo, f = y.shape
+    u = np.empty((2, 4, f), m.dtype)
+    out = np.empty((2, 2, f), m.dtype)
+    for tile in range(t0, t1):
+        b, ij = divmod(tile, th * tw)
+        i, j = divmod(ij, tw)
+        t = tile - t0
+        for q in range(4):                        # A^T M: combine rows
+            m0, m1, m2, m3 = m[q, t], m[4 + q, t], m[8 + q, t], m[12 + q, t]
+            u0, u1 = u[0, q], u[1, q]
+            for k in range(f):
+                u0[k] = m0[k] + m1[k] + m2[k]
+                u1[k] = m1[k] - m2[k] - m3[k]
+        for r in range(2):                        # (A^T M) A: combine columns
+            e0, e1, e2, e3 = u[r, 0], u[r, 1], u[r, 2], u[r, 3]
+            o0, o1 = out[r, 0], out[r, 1]
+            for k in range(f):
+                o0[k] = e0[k] + e1[k] + e2[k]
+                o1[k] = e1[k] - e2[k] - e3[k]
+        for r in range(2):
+            p = 2 * i + r
+            if p >= ho:
+                continue
+            for q in range(2):
+                col = 2 * j + q
+                if col >= wo:
+                    continue
+                src, dst, zd = out[r, q], y[b, p, col], z[b, p, col]
+                for k in range(f):
+                    val = src[k] + bias[k] if has_bias else src[k]
+                    if write_z:
+                        zd[k] = val
+                    dst[k] = val if (val > 0 or not relu) else 0
+
+
+@njit(cache=True, nogil=True)
+def gradient_transform(dz, th, tw, t0, t1, zt):
+    """zt[xi*4 + nu, t - t0, :] = (A dz A^T)[xi, nu] for the 2x2 blocks t0 <= t < t1 of dz
+    (n, Ho, Wo, F) (zeros beyond Ho x Wo), block t = (b*th + i)*tw + j at rows 2i, 2i + 1,
+    columns 2j, 2j + 1 of image b. zt: (16, >= t1 - t0, F)."""
+    n, ho, wo, f = dz.shape
+    d = np.zeros((2, 2, f), dz.dtype)
+    s = np.empty((4, 2, f), dz.dtype)
+    for tile in range(t0, t1):
+        b, ij = divmod(tile, th * tw)
+        i, j = divmod(ij, tw)
+        t = tile - t0
+        for r in range(2):
+            for q in range(2):
+                p, col = 2 * i + r, 2 * j + q
+                dst = d[r, q]
+                if p < ho and col < wo:
+                    src = dz[b, p, col]
+                    for k in range(f):
+                        dst[k] = src[k]
+                else:
+                    for k in range(f):
+                        dst[k] = 0
+        for q in range(2):                        # A dz: 4 rows from 2
+            a0, a1 = d[0, q], d[1, q]
+            s0, s1, s2, s3 = s[0, q], s[1, q], s[2, q], s[3, q]
+            for k in range(f):
+                s0[k] = a0[k]
+                s1[k] = a0[k] + a1[k]
+                s2[k] = a0[k] - a1[k]
+                s3[k] = -a1[k]
+        for r in range(4):                        # (A dz) A^T: 4 columns from 2
+            e0, e1 = s[r, 0], s[r, 1]
+            o0, o1 = zt[4 * r, t], zt[4 * r + 1, t]
+            o2, o3 = zt[4 * r + 2, t], zt[4 * r + 3, t]
+            for k in range(f):
+                o0[k] = e0[k]
+                o1[k] = e0[k] + e1[k]
+                o2[k] = e0[k] - e1[k]
+                o3[k] = -e1[k]
+
+
+@njit(cache=True, nogil=True)
+def kernel_transform_kernel(w, u):
+    """u[xi*4 + nu, c, :] = (G g G^T)[xi, nu] of the 3x3 kernel g = w[:, :, c, :] (per
+    filter), in float64: G g combines the kernel's rows, (G g) G^T its columns."""
+    c_count, f = w.shape[2], w.shape[3]
+    t = np.empty((4, 3, f))
+    for c in range(c_count):
+        for j in range(3):
+            for k in range(f):
+                g0, g1, g2 = np.float64(w[0, j, c, k]), np.float64(w[1, j, c, k]), \
+                    np.float64(w[2, j, c, k])
+                t[0, j, k] = g0
+                t[1, j, k] = (g0 + g1 + g2) * 0.5
+                t[2, j, k] = (g0 - g1 + g2) * 0.5
+                t[3, j, k] = g2
+        for r in range(4):
+            for k in range(f):
+                e0, e1, e2 = t[r, 0, k], t[r, 1, k], t[r, 2, k]
+                u[4 * r, c, k] = e0
+                u[4 * r + 1, c, k] = (e0 + e1 + e2) * 0.5
+                u[4 * r + 2, c, k] = (e0 - e1 + e2) * 0.5
+                u[4 * r + 3, c, k] = e2
+
+
+@njit(cache=True, nogil=True)
+def weight_gradient_kernel(s, dw):
+    """dw[:, :, c, f] = G^T S G of the 4x4 sums S = s[:, c, f] (float64): G^T combines S's
+    rows into 3, G its columns into 3."""
+    c_count, f = s.shape[1], s.shape[2]
+    t = np.empty((3, 4, f))
+    for c in range(c_count):
+        for q in range(4):
+            for k in range(f):
+                s0, s1, s2, s3 = s[q, c, k], s[4 + q, c, k], s[8 + q, c, k], s[12 + q, c, k]
+                t[0, q, k] = s0 + (s1 + s2) * 0.5
+                t[1, q, k] = (s1 - s2) * 0.5
+                t[2, q, k] = (s1 + s2) * 0.5 + s3
+        for r in range(3):
+            for k in range(f):
+                e0, e1, e2, e3 = t[r, 0, k], t[r, 1, k], t[r, 2, k], t[r, 3, k]
+                dw[r, 0, c, k] = e0 + (e1 + e2) * 0.5
+                dw[r, 1, c, k] = (e1 - e2) * 0.5
+                dw[r, 2, c, k] = (e1 + e2) * 0.5 + e3
+
+
+# ---------------------------------------------------------------- drivers, one chunk of images
+# Tiles per block: the block's transformed tiles (16 x tiles x channels) stay in cache while
+# the 16 products read them. Batched products of 64 channels, one thread, float32: 128-256
+# tiles 53-55 GMAC/s, 1,152 tiles 36, 4,608 tiles 31 (im2col + one GEMM: ~45).
+BLOCK_BYTES = 1 << 19
+
+
+def block_tiles(width, dtype):
+    """Tiles per block for transformed tiles `width` numbers wide (channels or filters)."""
+    return max(16, BLOCK_BYTES // (16 * width * np.dtype(dtype).itemsize))
+
+
+def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, scratch):
+    """y (and z, if write_z) = f(conv(x) + bias) for the images x3 (count, H, W*C), z and y
+    (count, Ho, Wo, F), with u = kernel_transform(kernel); block by block of tiles, the
+    blocks' buffers from scratch(name, shape)."""
+    count, ho, wo, f = y.shape
+    th, tw = tiles((ho, wo))
+    total = count * th * tw
+    block = block_tiles(max(c, f), x3.dtype)
+    v = scratch("winograd v", (16, block, c))
+    m = scratch("winograd m", (16, block, f))
+    for t0 in range(0, total, block):
+        t1 = min(total, t0 + block)
+        input_transform(x3, c, top, left, th, tw, t0, t1, v)
+        np.matmul(v[:, :t1 - t0], u, out=m[:, :t1 - t0])
+        output_transform(m, th, tw, t0, t1, bias, has_bias, relu, z, y, write_z)
+
+
+def weight_products(x3, c, top, left, dz, s, scratch):
+    """s (16, C, F), float64 = the sum over this chunk's tiles of V^T Z (see the module docstring),
+    for images x3 (count, H, W*C) and their dz (count, Ho, Wo, F); block by block."""
+    count, ho, wo, f = dz.shape
+    th, tw = tiles((ho, wo))
+    total = count * th * tw
+    block = block_tiles(max(c, f), x3.dtype)
+    v = scratch("winograd v", (16, block, c))
+    zt = scratch("winograd z", (16, block, f))
+    part = scratch("winograd s", (16, c, f))
+    s[:] = 0                                           # (float64)
+    for t0 in range(0, total, block):
+        t1 = min(total, t0 + block)
+        input_transform(x3, c, top, left, th, tw, t0, t1, v)
+        gradient_transform(dz, th, tw, t0, t1, zt)
+        np.matmul(v[:, :t1 - t0].transpose(0, 2, 1), zt[:, :t1 - t0], out=part)
+        s += part

@@ -1,0 +1,150 @@
+"""Winograd's F(2x2, 3x3) (kernels/winograd.py): the readable NumPy version equals the naive
+convolution; Conv2D running it (every pass: training, inference, fused with max pooling,
+dL/dx, dL/dw) equals TensorFlow; and the rule that picks it.
+
+To reach the Winograd path with small Hypothesis shapes, the layer's thresholds
+(WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_WORK) are lowered inside the tests. float32 cases draw
+multiples of 1/8 and 1/16 as in test_conv_parity.py: the transforms only add and halve, so
+every intermediate value stays exact and the comparison with TensorFlow is exact too; float64
+cases use normal random numbers.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from scratchnet import threads
+from scratchnet.kernels import conv_naive, winograd
+from scratchnet.layers import conv_fast_paths
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.pooling import MaxPooling2D
+from parity_log import check
+from tf_support import import_tf, keras_layer_grads
+from tolerances import assert_close
+
+DTYPES = ("float32", "float64")
+
+
+@contextlib.contextmanager
+def winograd_from(min_work):
+    """Inside: every 3x3, stride-1 convolution of at least `min_work` multiply-adds (any
+    channel count) runs Winograd."""
+    saved = conv_fast_paths.WINOGRAD_MIN_CHANNELS, conv_fast_paths.WINOGRAD_MIN_WORK
+    conv_fast_paths.WINOGRAD_MIN_CHANNELS, conv_fast_paths.WINOGRAD_MIN_WORK = 1, min_work
+    try:
+        with threads.compute_threads():
+            yield
+    finally:
+        conv_fast_paths.WINOGRAD_MIN_CHANNELS, conv_fast_paths.WINOGRAD_MIN_WORK = saved
+
+
+@st.composite
+def cases(draw, dtype):
+    batch = draw(st.integers(1, 4))
+    height, width = draw(st.integers(3, 12)), draw(st.integers(3, 12))
+    channels, filters = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    padding = draw(st.sampled_from(("valid", "same")))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    out = (height, width) if padding == "same" else (height - 2, width - 2)
+    shapes = dict(x=(batch, height, width, channels), kernel=(3, 3, channels, filters),
+                  bias=(filters,), dy=(batch, *out, filters))
+    if dtype == "float64":
+        arrays = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    else:
+        arrays = {k: rng.integers(-8, 9, s) / (16 if k == "kernel" else 8)
+                  for k, s in shapes.items()}
+    return dict(dtype=dtype, filters=filters, kernel_size=(3, 3), padding=padding,
+                activation=draw(st.sampled_from((None, "relu"))), use_bias=True,
+                **{k: a.astype(dtype) for k, a in arrays.items()})
+
+
+@given(case=cases("float64"))
+def test_the_readable_version_equals_the_naive_convolution(case):
+    pads = ((1, 1), (1, 1)) if case["padding"] == "same" else ((0, 0), (0, 0))
+    x, kernel, dz = case["x"], case["kernel"], case["dy"]
+    z = winograd.forward_numpy(x, kernel, pads)
+    expected = conv_naive.conv2d_forward(x, kernel, None, (1, 1), pads, (1, 1))
+    assert_close(z, expected, "float64", "forward")
+    dx, dw = winograd.backward_numpy(x, kernel, dz, pads)
+    dx_naive, dw_naive, _ = conv_naive.conv2d_backward(x, kernel, dz, (1, 1), pads, (1, 1))
+    assert_close(dx, dx_naive, "float64", "dL/dx")
+    assert_close(dw, dw_naive, "float64", "dL/dw")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_conv2d_by_winograd_matches_keras(dtype, data):
+    tf = import_tf()
+    import keras
+
+    case = data.draw(cases(dtype))
+    kwargs = {k: case[k] for k in ("filters", "kernel_size", "padding", "activation",
+                                   "use_bias", "dtype")}
+    layer = Conv2D(**kwargs)
+    layer(case["x"])
+    layer.set_weights([case["kernel"], case["bias"]])
+    keras_layer = keras.layers.Conv2D(**kwargs)
+    keras_layer.build((None,) + case["x"].shape[1:])
+    y_tf, grads_tf = keras_layer_grads(tf, keras_layer, case)
+    area = "Conv2D by Winograd"
+    with winograd_from(0):
+        y, cache = layer.forward(case["x"], training=True)
+        assert cache.winograd
+        dx = layer.backward(case["dy"], cache)
+        check(y, y_tf, dtype, "forward", area)
+        check(dx, grads_tf[0], dtype, "dL/dx", area)
+        check(layer.grads[0], grads_tf[1], dtype, "dL/dkernel", area)
+        check(layer.grads[1], grads_tf[2], dtype, "dL/dbias", area)
+        # inference keeps nothing; a backward afterwards transforms again, the same numbers
+        y_inference, cache = layer.forward(case["x"], training=False)
+        np.testing.assert_array_equal(y_inference, y)
+        layer.zero_grads()
+        np.testing.assert_array_equal(layer.backward(case["dy"], cache), dx)
+        check(layer.grads[0], grads_tf[1], dtype, "dL/dkernel after inference", area)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_winograd_fused_with_max_pooling_equals_the_im2col_pass(dtype, data):
+    case = data.draw(cases(dtype))
+    pool = MaxPooling2D(2, padding="same", dtype=dtype)
+    layer = Conv2D(case["filters"], 3, padding=case["padding"], activation="relu", dtype=dtype)
+    layer(case["x"])
+    layer.set_weights([case["kernel"], case["bias"]])
+    results = []
+    for min_work in (0, 1 << 62):                       # Winograd, then im2col + GEMM
+        with winograd_from(min_work):
+            layer.zero_grads()
+            y, cache = layer.forward_fused(case["x"], pool, training=True)
+            assert cache.winograd == (min_work == 0)
+            dy = np.random.default_rng(3).integers(-8, 9, y.shape).astype(dtype) / 8
+            dx = layer.backward_fused(dy, cache, pool)
+            inference, _ = layer.forward_fused(case["x"], pool)
+            results.append([y.copy(), inference.copy(), dx.copy()]
+                           + [g.copy() for g in layer.grads])
+    for what, a, b in zip(("pooled y", "inference", "dL/dx", "dL/dkernel", "dL/dbias"),
+                          *results):
+        if dtype == "float32":                 # exact on the 1/8 grid
+            np.testing.assert_array_equal(a, b, err_msg=what)
+        else:
+            assert_close(a, b, dtype, what)
+
+
+def test_which_convolutions_use_winograd():
+    """3x3, stride 1, no dilation, 16+ channels and filters, 32M+ direct multiply-adds: the
+    Coursera CNN's second Conv2D (64 -> 64) at batch 32, horse-or-human's 16 -> 32; not first
+    layers (1 or 3 channels), 5x5 kernels, strides, or small calls."""
+    def uses(x_shape, filters, kernel=3, strides=1, padding="valid"):
+        layer = Conv2D(filters, kernel, strides, padding)
+        layer.build(x_shape)
+        x = np.zeros(x_shape, "float32")
+        return layer._winograd(x, layer._prepare(x)[1])
+
+    assert uses((32, 13, 13, 64), 64) and uses((32, 74, 74, 16), 32)
+    assert uses((32, 13, 13, 32), 32)                         # 35.7M multiply-adds
+    assert not uses((8, 13, 13, 32), 32)                      # 8.9M
+    assert not uses((32, 28, 28, 1), 64) and not uses((32, 150, 150, 3), 16)
+    assert not uses((32, 14, 14, 32), 64, kernel=5, padding="same")
+    assert not uses((32, 28, 28, 32), 64, strides=2)
+    assert not uses((32, 13, 13, 8), 64)
