@@ -69,6 +69,20 @@ Measured (2-core AMD EPYC VM, other engineers' test suites running, float32, bat
     (OpenMP/workqueue threads) was 10-30x SLOWER under load in earlier measurements (see
     kernels/conv_fast.py): its threads wait at barriers for a thread that is not running.
 
+Do the judge and the spinning pay? Measured again after the chunking became shape-only
+(2026-11-30, 2-core AMD EPYC VM, `fit` batch 32 on 3,200 random images, five alternating
+passes each, medians, img/s):
+
+    judge, a busy loop on the other core   judge on          judge off (always split)
+        Coursera CNN                       2,680 (2,529-2,799)  2,418 (2,331-2,564)
+        LeNet-5                           11,039 (9,814-11,141) 8,849 (8,257-9,430)
+    spinning 0.3 ms, quiet machine         spin              no spin (sleep at once)
+        Coursera CNN                       3,771 (3,428-3,816)  3,692 (3,372-3,783)
+        LeNet-5                           12,606 (10,885-12,758) 11,709 (10,917-12,526)
+
+The judge pays under load (10% and 25%, ranges apart); the spinning is worth 2-7% with
+overlapping ranges. Both stay.
+
 `scratchnet.threads.set_num_threads(n)` or the environment variable SCRATCHNET_NUM_THREADS
 picks the thread count (default: every core this process may use);
 `set_num_threads(1)` computes serially with BLAS at 1 thread, `set_num_threads(None)` leaves
