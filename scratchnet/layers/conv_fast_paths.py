@@ -57,8 +57,11 @@ WINOGRAD_MIN_WORK = 32_000_000
 #     bands of 4-16 MB           54-59/73-79  47-51/91-137 33-38/68-87 step 427-514
 # Smaller bands lose to the Python calls per band (5 per band forward, 6-7 backward); the
 # first layer (3 channels, K = 27) gains nothing: its im2col and small products cost the
-# same in cache, and it was the pooling-fused path already.
-BAND_BYTES = 1 << 21
+# same in cache, and it was the pooling-fused path already. Since Winograd took over the
+# 16+-channel layers, bands serve that first layer alone; it alone, same machine, batch 128,
+# ms forward / backward by band size: 256 KB 56.4 / 105.0, 512 KB 47.7 / 87.7, 1 MB 45.0 /
+# 81.7, 2 MB 44.1 / 76.7, 4 MB (one band per 150x150 image) 44.4 / 72.0, 8 MB 43.2 / 73.1.
+BAND_BYTES = 1 << 22
 BAND_MIN_BYTES = 1 << 20
 BAND_GROUPS = 16
 
@@ -436,7 +439,8 @@ class Conv2DFastPaths:
         (top, _), (left, _) = pads
         x3 = x.reshape(n, x.shape[1], x.shape[2] * c)
         groups = threads.bounds(n, threads.parts(n, n * ho * wo * 9 * c * filters))
-        sums = np.empty((len(groups), 16, c, filters)) if self.trainable else None
+        sums = (workspace.array("winograd sums", (len(groups), 16, c, filters), np.float64)
+                if self.trainable else None)
         if need_input_grad:
             dx = workspace.array("dx", x.shape, dtype)
             (back_top, _), (back_left, _) = winograd.backward_pads(pads)
@@ -470,10 +474,11 @@ class Conv2DFastPaths:
         A band is a run of output rows (p0, p1) of ONE image, a multiple of the pool's window
         height (strides = pool size, no pool padding, so the pool's windows never straddle
         two bands), with an im2col matrix of about BAND_BYTES: it stays in cache while the
-        product reads it. Used when one image's im2col is at least BAND_MIN_BYTES (the
-        horse-or-human layers; the 28x28 lecture CNNs keep their tuned chunk-of-images
-        passes). Rows the pooling never reads (the last row of an odd height) are not
-        computed. The bands depend only on the shapes, never on the thread count."""
+        product reads it. Used when one image's im2col is at least BAND_MIN_BYTES and the
+        layer does not run Winograd (horse-or-human's first, 3-channel layer; the 28x28
+        lecture CNNs keep their tuned chunk-of-images passes). Rows the pooling never reads
+        (the last row of an odd height) are not computed. The bands depend only on the
+        shapes, never on the thread count."""
         kshape = self.kernel.shape
         if (pool.padding != "valid" or tuple(pool.strides) != tuple(pool.pool_size)
                 or conv_fast._is_pointwise(kshape, self.strides, pads)
