@@ -5,6 +5,8 @@
 check that the two agree (tests/test_<layer>_naive_vs_fast.py).
 
 conv_naive / conv_fast: 2-D convolution (`scratchnet.layers.conv.Conv2D`).
+winograd: 3x3 stride-1 convolution by Winograd's F(2x2, 3x3), its readable NumPy version
+    (`forward_numpy`, `backward_numpy`) beside the Numba transforms Conv2D runs.
 pool_naive / pool_fast: max and average pooling (`scratchnet.layers.pooling`).
 batchnorm_fast: BatchNormalization's sums (its readable version is in the layer file).
 spin: how the helper threads of `scratchnet.threads` wait briefly without sleeping.
