@@ -141,3 +141,28 @@ def test_which_layers_run_in_bands():
                        MaxPooling2D(2)) is None                            # small image
     odd = np.zeros((1, 301, 300, 3), "float32")        # 299 conv rows: the last is never read
     assert conv._bands(odd, conv._prepare(odd)[1], MaxPooling2D(2))[-1][1] == 298
+
+
+@given(data=st.data())
+def test_the_rgb_3x3_im2col_equals_the_general_one(data):
+    """`conv_fast.fill_rows_cols` takes its unrolled RGB 3x3 kernel only where every window is
+    inside the image, and fills exactly what im2col_kernel fills, for whole images and for
+    bands of output rows."""
+    from scratchnet.kernels import conv_fast
+    height, width = data.draw(st.integers(3, 12)), data.draw(st.integers(3, 12))
+    padding = data.draw(st.sampled_from(("valid", "same")))
+    x = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal(
+        (2, height, width, 3)).astype("float32")
+    pads = ((1, 1), (1, 1)) if padding == "same" else ((0, 0), (0, 0))
+    ho, wo = conv_fast.geometry(x.shape, (3, 3, 3, 4), (1, 1), pads, (1, 1))
+    geo = conv_fast._geometry_args((3, 3, 3, 4), (1, 1), pads, (1, 1), (ho, wo))
+    p0 = data.draw(st.integers(0, ho - 1))
+    p1 = data.draw(st.integers(p0 + 1, ho))
+    band = geo[:6] + (geo[6] - p0, geo[7], p1 - p0, geo[9])
+    x3 = x.reshape(2, height, width * 3)
+    for g in (geo, band):
+        rows = 2 * g[8] * g[9]
+        got, expected = np.full((rows, 27), np.nan, "float32"), np.empty((rows, 27), "float32")
+        conv_fast.fill_rows_cols(x3, 3, g, got)
+        conv_fast.im2col_kernel(x3, 3, *g, expected)
+        np.testing.assert_array_equal(got, expected)

@@ -534,8 +534,8 @@ class Conv2DFastPaths:
                 for p0, p1 in bands:
                     rows = (p1 - p0) * wo
                     cols, y2 = cols_buf[:rows], y_buf[:rows]
-                    conv_fast.im2col_kernel(x3[b:b + 1], kshape[2],
-                                            *self._band_geometry(geo, p0, p1), cols)
+                    conv_fast.fill_rows_cols(x3[b:b + 1], kshape[2],
+                                             self._band_geometry(geo, p0, p1), cols)
                     np.matmul(cols, w2, out=y2)
                     if relu or self.use_bias:
                         conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
@@ -597,7 +597,7 @@ class Conv2DFastPaths:
                     band_geo = self._band_geometry(geo, p0, p1)
                     if trainable:
                         cols = cols_buf[:rows]
-                        conv_fast.im2col_kernel(x3[b:b + 1], kshape[2], *band_geo, cols)
+                        conv_fast.fill_rows_cols(x3[b:b + 1], kshape[2], band_geo, cols)
                         np.matmul(cols.T, dz2, out=dw_band)
                         dw_parts[k] += dw_band
                     if need_input_grad:
