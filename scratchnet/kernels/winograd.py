@@ -42,14 +42,14 @@ to g gives dg = G^T [(A dy) * (B^T d)], so, per tile and summed over all tiles,
     dL/dw(c, f) = G^T [ sum_tiles (B^T d_c B) * (A dz_f A^T) ] G          (3x3)
 
 again one product per position: S[xi, nu] = V[xi, nu]^T @ Z[xi, nu], (C, tiles) @ (tiles, F),
-with V the forward's transformed input tiles (kept) and Z = A dz A^T of each 2x2 block of
-dz. Output sizes that are odd get a last, half-used tile: the inputs beyond the image read as
+with V the transformed input tiles (computed again in backward, block by block, rather
+than kept) and Z = A dz A^T of each 2x2 block of dz. Output sizes that are odd get a last, half-used tile: the inputs beyond the image read as
 zeros, the outputs beyond it are dropped, the dz beyond it is zero.
 
-Rounding: B, A and 2G have entries 0 and +-1, so only additions and halvings happen besides
-the products; float32 results differ from the direct sum by a few units in the last place,
-like any other order of the same sum (tests: against `conv_naive` in float64 to 1e-12 and
-against TensorFlow).
+Rounding: B and A have entries 0 and +-1, G entries 0, +-1/2 and 1, so only additions and
+halvings happen besides the products; float32 results differ from the direct sum by a few
+units in the last place, like any other order of the same sum (tests: against `conv_naive`
+in float64 to 1e-12 and against TensorFlow).
 
 Two versions, as everywhere in `scratchnet.kernels`:
 
@@ -57,7 +57,9 @@ Two versions, as everywhere in `scratchnet.kernels`:
   transforms as matrix products (`np.einsum`). To read.
 * the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`) with
   BLAS's batched products in between, driven by Conv2D (layers/conv_fast_paths.py, which
-  also says when Winograd is used). Tests prove the two equal to each other and to conv_naive.
+  also says when Winograd is used). Tests prove the NumPy version equal to conv_naive, and
+  Conv2D running the Numba version equal to TensorFlow and to its own im2col pass
+  (tests/test_conv_winograd.py).
 """
 import numpy as np
 from numba import njit
