@@ -361,21 +361,16 @@ def max_pool_backward(dy, argmax, input_shape, tiles=None, out=None):
         raise ValueError(f"max_pool_backward: argmax {argmax.dtype}{argmax.shape} does not "
                          f"match dy {dy.shape}")
     n, h, w, c = input_shape
-    dx = (np.empty((n, h * w, c), dy.dtype) if out is None
-          else out.reshape(n, h * w, c))
+    dx = np.empty((n, h, w, c), dy.dtype) if out is None else out.reshape(n, h, w, c)
     dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
     if tiles is not None:
         kh, kw = map(int, tiles)
         if (h, w) != (dy.shape[1] * kh, dy.shape[2] * kw):
             raise ValueError(f"max_pool_backward: {kh}x{kw} tiles of dy {dy.shape} do not "
                              f"cover an input of shape {tuple(input_shape)}")
-        dx4 = dx.reshape(n, h, w, c)
-        threads.run_split(lambda b0, b1, _: _max_pool_backward_tiled(
-            dy[b0:b1], argmax[b0:b1], kh, kw, dx4[b0:b1]), n, dx.size)
-        return dx4
-    threads.run_split(lambda b0, b1, _: _max_pool_backward(dy[b0:b1], argmax[b0:b1],
-                                                           dx[b0:b1]), n, dx.size)
-    return dx.reshape(n, h, w, c)
+    threads.run_split(lambda b0, b1, _: max_pool_backward_images(
+        dy[b0:b1], argmax[b0:b1], dx[b0:b1], tiles), n, dx.size)
+    return dx
 
 
 def max_pool_backward_images(dy, argmax, dx, tiles=None):

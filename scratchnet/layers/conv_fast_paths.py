@@ -416,7 +416,7 @@ class Conv2DFastPaths:
         def chunk(start, stop, _):
             zc = y[start:stop] if z is None else z[start:stop]
             winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
-                                     relu and fused, zc, y[start:stop] if fused else zc,
+                                     relu, zc, y[start:stop] if fused else zc,
                                      z is not None and fused and z is not y, scratch)
 
         threads.run_split(chunk, n, work)
