@@ -170,12 +170,13 @@ def test_conv_layer_split_equals_serial(split_everything, dtype, activation, bat
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_dense_layer_split_equals_serial(split_everything, dtype):
+@pytest.mark.parametrize("units", (4, 300))       # 300: x W and dz W^T cut by columns
+def test_dense_layer_split_equals_serial(split_everything, dtype, units):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 7)).astype(dtype)
-    layer = Dense(4, activation="relu", dtype=dtype)
+    layer = Dense(units, activation="relu", dtype=dtype)
     layer(x)
-    dy = rng.standard_normal((5, 4)).astype(dtype)
+    dy = rng.standard_normal((5, units)).astype(dtype)
 
     def step():
         y, cache = layer.forward(x, training=True)
@@ -185,6 +186,32 @@ def test_dense_layer_split_equals_serial(split_everything, dtype):
     serial, split = serial_and_split(step)
     for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), split, serial):
         assert_close(a, b, dtype, what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes, cut", [(((5, 7), (7, 300)), "column_block"),
+                                         (((200, 7), (7, 4)), "row_block"),
+                                         (((200, 7), (7, 300)), "row_block")])
+def test_matmul_blocks_equal_numpy(split_everything, monkeypatch, dtype, shapes, cut):
+    """threads.matmul cuts a product of few rows by columns, others by rows; either way the
+    blocks make a @ b."""
+    monkeypatch.setattr(threads, "_CORES", 2)             # two blocks on any machine
+    rng = np.random.default_rng(8)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
+    used = []
+    run_split = threads.run_split
+
+    def spy(task, count, work=None, pieces=None):
+        used.append((task.__name__, pieces))
+        return run_split(task, count, work, pieces)
+
+    monkeypatch.setattr(threads, "run_split", spy)
+    with threads.compute_threads():
+        product = threads.matmul(a, b)
+        reused = threads.matmul(a, b.T.copy().T)          # b as a transposed view (dz W^T)
+    assert used == [(cut, 2), (cut, 2)]
+    assert_close(product, a @ b, dtype, "a @ b")
+    assert_close(reused, a @ b, dtype, "a @ (b^T)^T")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
