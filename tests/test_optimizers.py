@@ -478,6 +478,24 @@ def test_switching_momentum_on_after_build_creates_the_slot():
     np.testing.assert_allclose(opt.get_slot(0, "momentum"), -0.1)
 
 
+def test_switching_amsgrad_on_after_steps_uses_a_new_velocity_hat():
+    """The per-variable kernel arguments kept between steps (`_kernel_args`) are made again
+    when a hyper-parameter changes the slots: here v_hat appears at step 3."""
+    from scratchnet.optimizers.adam import adam_step_size, adam_update_numpy
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(5) for _ in range(3)]
+    opt, w = Adam(learning_rate=0.1), np.ones(5)
+    ref, m, v, v_hat = np.ones(5), np.zeros(5), np.zeros(5), np.zeros(5)
+    for step, g in enumerate(grads, 1):
+        if step == 3:
+            opt.amsgrad = True
+        opt.apply([g], [w])
+        alpha = adam_step_size(np.float64(np.float32(0.1)), 0.9, 0.999, step)
+        adam_update_numpy(ref, g, m, v, v_hat, alpha, 1 - 0.9, 1 - 0.999, 1e-7, step == 3)
+    np.testing.assert_allclose(w, ref, rtol=1e-14)
+    np.testing.assert_array_equal(opt.get_slot(0, "velocity_hat"), v)
+
+
 def test_optimizer_base_is_exported():
     assert issubclass(Adam, Optimizer)
     assert set(optimizers.__all__) >= {"Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta",
