@@ -30,7 +30,9 @@ repeat). Results go to benchmarks/results/latest.{json,md,png}, each written ato
 temp file, then os.replace). `--quick` is a smoke run (about 1/5 of the samples, 1 repeat).
 """
 import argparse
+import contextlib
 import dataclasses
+import functools
 import datetime
 import json
 import os
@@ -214,22 +216,32 @@ def tf_device_scope(side):
 
 
 # ---- measurements -------------------------------------------------------------------------
-def measure_training(model, x, y, batch, samples, warmup_batches, repeats):
+def prepare_training(model, x, y, batch, samples, warmup_batches):
+    """A warm-up fit, then (samples per timed call, the timed call: one epoch of fit)."""
     n = max(batch, samples // batch * batch)
     n = min(n, len(x) // batch * batch)
     warm = min(warmup_batches * batch, n)
     model.fit(x[:warm], y[:warm], batch_size=batch, epochs=1, verbose=0)
-    times = [timed(lambda: model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0))
-             for _ in range(repeats)]
-    return n, [n / t for t in times]
+    return n, lambda: model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
 
 
-def measure_predict(model, x, batch, samples, repeats):
+def prepare_predict(model, x, batch, samples):
+    """A warm-up predict, then (samples per timed call, the timed call)."""
     n = min(samples, len(x))
     model.predict(x[:min(4 * batch, n)], batch_size=batch, verbose=0)
-    times = [timed(lambda: model.predict(x[:n], batch_size=batch, verbose=0))
-             for _ in range(repeats)]
-    return n, [n / t for t in times]
+    return n, lambda: model.predict(x[:n], batch_size=batch, verbose=0)
+
+
+def measure_alternating(calls, repeats):
+    """{side: [samples/s of each repeat]} for calls = {side: (samples, timed call, context)}:
+    the sides take turns (scratchnet, TF, scratchnet, TF, ...), so that a slow stretch of
+    this shared machine falls on both sides rather than on one side's every run."""
+    rates = {side: [] for side in calls}
+    for _ in range(repeats):
+        for side, (n, call, context) in calls.items():
+            with context():
+                rates[side].append(n / timed(call))
+    return rates
 
 
 def layer_breakdown(model, x, y, batch, steps):
@@ -300,18 +312,22 @@ def run_model(bench, args, with_tf, log):
         if forward_flops is None:
             forward_flops, train_flops, per_layer = model_flops(scratch)
         row = {"model": bench.model, "task": task, "batch": batch, "data": data_used}
+        calls = {}
         for side, model in (("scratchnet", scratch), ("tensorflow", twin)):
             if model is None:
                 continue
-            log(f"  {bench.model}: {task}, batch {batch}, {side} ...")
+            log(f"  {bench.model}: {task}, batch {batch}, {side}: warm-up ...")
             with tf_device_scope(side):
                 if task == "train":
-                    row["samples"], rates = measure_training(
-                        model, x_train, y_train, batch, samples, bench.warmup_batches,
-                        args.repeats)
+                    n, call = prepare_training(model, x_train, y_train, batch, samples,
+                                               bench.warmup_batches)
                 else:
-                    row["samples"], rates = measure_predict(model, x_test, batch, samples,
-                                                            args.repeats)
+                    n, call = prepare_predict(model, x_test, batch, samples)
+            calls[side] = (n, call, functools.partial(tf_device_scope, side))
+            row["samples"] = n
+        log(f"  {bench.model}: {task}, batch {batch}: {args.repeats} timed runs per side, "
+            "alternating ...")
+        for side, rates in measure_alternating(calls, args.repeats).items():
             row[side] = rates
             row[side + "_median"] = statistics.median(rates)
             flops = train_flops if task == "train" else forward_flops
@@ -344,8 +360,10 @@ def thread_study(args, log):
             threads.set_num_threads(count)
             model = demo.build_scratch_model(spec, 0, "float32")
             log(f"  thread study: scratchnet threads = {count} ...")
-            n, rates = measure_training(model, x_train, y_train, 32,
-                                        12800 if args.quick else 30000, 10, args.repeats)
+            n, call = prepare_training(model, x_train, y_train, 32,
+                                       12800 if args.quick else 30000, 10)
+            rates = measure_alternating({"scratchnet": (n, call, contextlib.nullcontext)},
+                                        args.repeats)["scratchnet"]
             out.append({"threads": count, "samples": n, "rates": rates,
                         "median": statistics.median(rates)})
     finally:
@@ -445,7 +463,8 @@ def markdown(report):
         f"end of the run), GFLOP/s: {peaks}. % peak = of the best sgemm rate measured with "
         f"at most as many threads as the side uses (scratchnet: its thread count; TensorFlow: "
         f"all cores). On a shared, loaded machine the 2-thread rate can come out lower.",
-        f"- Data: {report['data']}; float32; repeats: {report['repeats']} (median shown)",
+        f"- Data: {report['data']}; float32; repeats: {report['repeats']} per side, "
+        "scratchnet and TensorFlow taking turns (median shown)",
         "- Training: `fit(x, y, batch_size=B, epochs=1, verbose=0)` after a 10-batch warm-up "
         "fit; inference: `predict(x, batch_size=256, verbose=0)` after a warm-up predict; "
         "`samples` = images per timed call.",
