@@ -59,14 +59,17 @@ def cases(draw, dtype):
                 **{k: a.astype(dtype) for k, a in arrays.items()})
 
 
+@pytest.mark.parametrize("matrices", ("F2x2", "F4x4"))
 @given(case=cases("float64"))
-def test_the_readable_version_equals_the_naive_convolution(case):
+def test_the_readable_version_equals_the_naive_convolution(matrices, case):
+    """F(2x2, 3x3), which Conv2D runs, and F(4x4, 3x3), kept in the readable version only."""
+    matrices = getattr(winograd, matrices)
     pads = ((1, 1), (1, 1)) if case["padding"] == "same" else ((0, 0), (0, 0))
     x, kernel, dz = case["x"], case["kernel"], case["dy"]
-    z = winograd.forward_numpy(x, kernel, pads)
+    z = winograd.forward_numpy(x, kernel, pads, matrices)
     expected = conv_naive.conv2d_forward(x, kernel, None, (1, 1), pads, (1, 1))
     assert_close(z, expected, "float64", "forward")
-    dx, dw = winograd.backward_numpy(x, kernel, dz, pads)
+    dx, dw = winograd.backward_numpy(x, kernel, dz, pads, matrices)
     dx_naive, dw_naive, _ = conv_naive.conv2d_backward(x, kernel, dz, (1, 1), pads, (1, 1))
     assert_close(dx, dx_naive, "float64", "dL/dx")
     assert_close(dw, dw_naive, "float64", "dL/dw")
@@ -148,3 +151,19 @@ def test_which_convolutions_use_winograd():
     assert not uses((32, 14, 14, 32), 64, kernel=5, padding="same")
     assert not uses((32, 28, 28, 32), 64, strides=2)
     assert not uses((32, 13, 13, 8), 64)
+
+
+def test_float32_error_keeps_conv2d_on_f2x2(monkeypatch):
+    """Why Conv2D runs F(2x2, 3x3) and not F(4x4, 3x3): on the Coursera CNN's second layer,
+    float32 F(2x2, 3x3) keeps every forward, dL/dx and dL/dw entry inside the float32 parity
+    tolerance of the exact convolution, F(4x4, 3x3) does not (benchmarks/winograd_error.py)."""
+    import os
+    import sys
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    sys.modules.pop("winograd_error", None)
+    import winograd_error
+    monkeypatch.setattr(winograd_error, "LAYERS", winograd_error.LAYERS[:1])
+    rows = winograd_error.measure(seed=0)
+    outside = {(r["algorithm"], r["what"]): r["outside"] for r in rows}
+    assert all(outside[("F(2x2, 3x3)", what)] == 0 for what in ("forward", "dL/dx", "dL/dw"))
+    assert outside[("F(4x4, 3x3)", "forward")] > 0

@@ -67,6 +67,24 @@ from numba import njit
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+F2x2 = (B_T, G, A_T)                  # F(2x2, 3x3): what Conv2D runs
+
+# F(4x4, 3x3): 4x4 outputs from 6x6 tiles, 36 multiplications instead of 144 (4x fewer),
+# from the points 0, 1, -1, 2, -2 and infinity (Lavin & Gray's matrices). Only in the
+# readable version: its float32 rounding is too large for the parity tolerances. Measured
+# (benchmarks/winograd_error.py: the Coursera and horse-or-human 3x3 layers, ReLU inputs,
+# He-scaled kernels, against the float64 direct convolution): forward's largest error
+# 1.3-2.4e-5 against 0.9-1.5e-6 for F(2x2, 3x3), and 0.09-0.17% of the outputs -- small
+# ones -- outside float32's |a - b| <= 1e-6 + 1e-4 |b| (dL/dw: up to 0.07%), where F(2x2,
+# 3x3) keeps every entry inside. The entries 4, 5 and 8 of B^T and A^T, and 1/6, 1/12, 1/24
+# of G, amplify the rounding of the tile sums.
+B_T_4 = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
+G_4 = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float64)
+A_T_4 = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                  [0, 1, -1, 8, -8, 1]], np.float64)
+F4x4 = (B_T_4, G_4, A_T_4)
 
 
 def applies(kernel_shape, strides, dilation):
@@ -108,51 +126,61 @@ def weight_gradient(s, dtype):
 
 
 # ---------------------------------------------------------------- the readable version
-def _input_tiles(x, pads, out_hw):
-    """The 4x4 input tile of every 2x2 output block: (n, tile rows, tile cols, 4, 4, C),
-    zeros beyond the image."""
+# `matrices` = (B^T, G, A^T): F2x2 (the default) or F4x4; m = A^T's rows outputs per tile
+# side, from tiles of alpha = m + 2 inputs (B^T's size).
+def _input_tiles(x, pads, out_hw, m=2):
+    """The (m+2)x(m+2) input tile of every mxm output block: (n, tile rows, tile cols,
+    m+2, m+2, C), zeros beyond the image."""
     (top, _), (left, _) = pads
-    th, tw = tiles(out_hw)
+    th, tw = -(-out_hw[0] // m), -(-out_hw[1] // m)
     n, h, w, c = x.shape
-    xp = np.zeros((n, 2 * th + 2, 2 * tw + 2, c), x.dtype)
-    rows, cols = min(h, 2 * th + 2 - top), min(w, 2 * tw + 2 - left)
+    xp = np.zeros((n, m * th + 2, m * tw + 2, c), x.dtype)
+    rows, cols = min(h, m * th + 2 - top), min(w, m * tw + 2 - left)
     xp[:, top:top + rows, left:left + cols] = x[:, :rows, :cols]
-    d = np.empty((n, th, tw, 4, 4, c), x.dtype)
+    d = np.empty((n, th, tw, m + 2, m + 2, c), x.dtype)
     for i in range(th):
         for j in range(tw):
-            d[:, i, j] = xp[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4]
+            d[:, i, j] = xp[:, m * i:m * i + m + 2, m * j:m * j + m + 2]
     return d
 
 
-def forward_numpy(x, kernel, pads):
+def forward_numpy(x, kernel, pads, matrices=F2x2):
     """z = conv(x, kernel), (n, Ho, Wo, F), by Y = A^T [U * V] A, the sum over channels
     taken in the transformed domain."""
+    b_t, g_mat, a_t = matrices
+    b_t, a_t = b_t.astype(x.dtype), a_t.astype(x.dtype)        # small integers: exact
+    m = a_t.shape[0]
     n, h, w, _ = x.shape
     (top, bottom), (left, right) = pads
     out_hw = (h + top + bottom - 2, w + left + right - 2)
-    d = _input_tiles(x, pads, out_hw)
-    v = np.einsum("ar,ntqrsc,bs->ntqabc", B_T, d, B_T)          # B^T d B per tile, channel
-    u = np.einsum("ai,ijcf,bj->abcf", G, kernel, G)             # G g G^T per channel, filter
-    m = np.einsum("ntqabc,abcf->ntqabf", v, u)                  # summed over channels
-    y = np.einsum("ia,ntqabf,jb->ntqijf", A_T, m, A_T)          # A^T M A: 2x2 outputs
+    d = _input_tiles(x, pads, out_hw, m)
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, d, b_t)          # B^T d B per tile, channel
+    u = np.einsum("ai,ijcf,bj->abcf", g_mat, kernel.astype(np.float64),
+                  g_mat).astype(x.dtype)                        # G g G^T (float64, rounded)
+    prod = np.einsum("ntqabc,abcf->ntqabf", v, u)               # summed over channels
+    y = np.einsum("ia,ntqabf,jb->ntqijf", a_t, prod, a_t)       # A^T M A: mxm outputs
     th, tw = y.shape[1:3]
-    z = y.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * th, 2 * tw, -1)
+    z = y.transpose(0, 1, 3, 2, 4, 5).reshape(n, m * th, m * tw, -1)
     return z[:, :out_hw[0], :out_hw[1]]
 
 
-def backward_numpy(x, kernel, dz, pads):
+def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
     """(dL/dx, dL/dw) for z = conv(x, kernel) and dz = dL/dz, by the same transforms."""
+    b_t, g_mat, a_t = matrices
+    b_t, a_t = b_t.astype(x.dtype), a_t.astype(x.dtype)
+    m = a_t.shape[0]
     n, ho, wo, f = dz.shape
-    dx = forward_numpy(dz, flipped(kernel), backward_pads(pads))
-    th, tw = tiles((ho, wo))
-    d = _input_tiles(x, pads, (ho, wo))
-    v = np.einsum("ar,ntqrsc,bs->ntqabc", B_T, d, B_T)
-    g = np.zeros((n, 2 * th, 2 * tw, f), dz.dtype)
+    dx = forward_numpy(dz, flipped(kernel), backward_pads(pads), matrices)
+    th, tw = -(-ho // m), -(-wo // m)
+    d = _input_tiles(x, pads, (ho, wo), m)
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, d, b_t)
+    g = np.zeros((n, m * th, m * tw, f), dz.dtype)
     g[:, :ho, :wo] = dz
-    blocks = g.reshape(n, th, 2, tw, 2, f).transpose(0, 1, 3, 2, 4, 5)   # (n, th, tw, 2, 2, f)
-    zt = np.einsum("ia,ntqabf,jb->ntqijf", A_T.T, blocks, A_T.T)         # A dz A^T
-    s = np.einsum("ntqabc,ntqabf->abcf", v, zt)                         # summed over tiles
-    dw = np.einsum("ai,abcf,bj->ijcf", G, s, G)                         # G^T S G
+    blocks = g.reshape(n, th, m, tw, m, f).transpose(0, 1, 3, 2, 4, 5)  # (n, th, tw, m, m, f)
+    zt = np.einsum("ia,ntqabf,jb->ntqijf", a_t.T, blocks, a_t.T)         # A dz A^T
+    s = np.einsum("ntqabc,ntqabf->abcf", v.astype(np.float64),
+                  zt.astype(np.float64))                   # summed over tiles, in float64
+    dw = np.einsum("ai,abcf,bj->ijcf", g_mat, s, g_mat).astype(x.dtype)        # G^T S G
     return dx, dw
 
 
