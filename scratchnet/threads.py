@@ -226,25 +226,31 @@ def run_split(task, count, work=None, pieces=None):
 # b) only from _MIN_SPLIT_RATIO * MIN_WORK_PER_THREAD multiply-adds per block: the lecture
 # MLP's 784 -> 128 at batch 32 stays on one thread.
 _MIN_SPLIT_RATIO = 16
-# A product of few rows (a Dense layer at batch 32) is cut into blocks of COLUMNS instead:
-# BLAS is slow on a block of 16 rows, and each thread then reads only its part of b.
-# Measured (one thread per block, 2-core AMD EPYC VM, float32, ms): (32, 1024) @ (1024,
-# 1024): unsplit 1.05, two row blocks 0.84, two column blocks 0.65; (32, 3136) @ (3136,
-# 1024): 3.46 / 3.00 / 1.87. Below 256 columns the column blocks lost: (32, 784) @ (784,
-# 128) 0.07 unsplit, 0.10 in two column blocks.
-COLUMN_SPLIT_ROWS, COLUMN_SPLIT_MIN_COLUMNS = 128, 256
+# A product of few rows (a Dense layer at batch 32), or of many more columns than rows, is
+# cut into blocks of COLUMNS instead: BLAS is slow on a block of 16 rows, and each thread
+# then reads only its part of b. Measured (one thread per block, 2-core AMD EPYC VM,
+# float32, ms, unsplit / two row blocks / two column blocks): (32, 1024) @ (1024, 1024)
+# 1.05 / 0.84 / 0.65; (32, 3136) @ (3136, 1024) 3.46 / 3.00 / 1.87; (64, 1024) @ (1024,
+# 1024) 1.65 / 1.22 / 1.01; horse-or-human's Dense dL/dx at batch 128, (128, 512) @ (512,
+# 18496) 30.2 / 21.1 / 16.2 -- but its forward, (128, 18496) @ (18496, 512), 27.1 / 15.3 /
+# 15.9, and (256, 1024) @ (1024, 1024) 5.6 / 3.5 / 3.3: a tie. Below 256 columns the column
+# blocks lost: (32, 784) @ (784, 128) 0.07 unsplit, 0.10 in two column blocks.
+COLUMN_SPLIT_ROWS, COLUMN_SPLIT_MIN_COLUMNS, COLUMN_SPLIT_WIDTH = 128, 256, 8
 
 
 def matmul(a, b, reuse=None):
     """a @ b (2-D), cut into one block per thread when the product is big enough (Dense
-    layers: x W, x^T dz, dz W^T): blocks of rows, or of columns when a has fewer than
-    COLUMN_SPLIT_ROWS rows. How it is cut depends on the shapes only (`parts`), so the
+    layers: x W, x^T dz, dz W^T): blocks of rows, or of columns (at least
+    COLUMN_SPLIT_MIN_COLUMNS of them) when a has fewer than COLUMN_SPLIT_ROWS rows or the
+    result is COLUMN_SPLIT_WIDTH times wider than tall. How it is cut depends on the shapes
+    only (`parts`), so the
     result is the same at any thread count. `reuse`: a name under which the result array
     comes from the running call's workspace (engine/workspace.py: the same array step after
     step inside a model, else a new one)."""
     rows, inner = a.shape
     columns = b.shape[1]
-    by_columns = rows < COLUMN_SPLIT_ROWS and columns >= COLUMN_SPLIT_MIN_COLUMNS
+    by_columns = columns >= COLUMN_SPLIT_MIN_COLUMNS and (
+        rows < COLUMN_SPLIT_ROWS or columns >= COLUMN_SPLIT_WIDTH * rows)
     count = columns if by_columns else rows
     pieces = parts(count, rows * inner * columns / _MIN_SPLIT_RATIO, per_thread=1)
     if reuse is None and pieces == 1:

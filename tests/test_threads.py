@@ -191,10 +191,11 @@ def test_dense_layer_split_equals_serial(split_everything, dtype, units):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shapes, cut", [(((5, 7), (7, 300)), "column_block"),
                                          (((200, 7), (7, 4)), "row_block"),
-                                         (((200, 7), (7, 300)), "row_block")])
+                                         (((200, 7), (7, 300)), "row_block"),
+                                         (((130, 7), (7, 1100)), "column_block")])
 def test_matmul_blocks_equal_numpy(split_everything, monkeypatch, dtype, shapes, cut):
-    """threads.matmul cuts a product of few rows by columns, others by rows; either way the
-    blocks make a @ b."""
+    """threads.matmul cuts a product of few rows, or a much wider than tall one, by columns,
+    others by rows; either way the blocks make a @ b."""
     monkeypatch.setattr(threads, "_CORES", 2)             # two blocks on any machine
     rng = np.random.default_rng(8)
     a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
