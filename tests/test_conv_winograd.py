@@ -167,3 +167,29 @@ def test_float32_error_keeps_conv2d_on_f2x2(monkeypatch):
     outside = {(r["algorithm"], r["what"]): r["outside"] for r in rows}
     assert all(outside[("F(2x2, 3x3)", what)] == 0 for what in ("forward", "dL/dx", "dL/dw"))
     assert outside[("F(4x4, 3x3)", "forward")] > 0
+
+
+@pytest.mark.parametrize("padding", ("valid", "same"))
+def test_winograd_blocks_that_split_an_image_add_up(monkeypatch, padding):
+    """Blocks of 16 tiles, images of 25-49 tiles: a block boundary falls inside an image,
+    whose dL/dx then collects from tiles of two blocks (and of neighbouring tiles, which
+    overlap). Equal to the im2col pass, exactly on the 1/8 grid."""
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
+    assert winograd.block_tiles(64, "float32") == 16
+    rng = np.random.default_rng(11)
+    x = rng.integers(-8, 9, (3, 12, 13, 5)).astype("float32") / 8
+    layer = Conv2D(6, 3, padding=padding, activation="relu")
+    layer(x)
+    layer.set_weights([rng.integers(-8, 9, (3, 3, 5, 6)).astype("float32") / 16,
+                       rng.integers(-8, 9, 6).astype("float32") / 8])
+    results = []
+    for min_work in (0, 1 << 62):                       # Winograd, then im2col + GEMM
+        with winograd_from(min_work):
+            layer.zero_grads()
+            y, cache = layer.forward(x, training=True)
+            assert cache.winograd == (min_work == 0)
+            dy = np.random.default_rng(3).integers(-8, 9, y.shape).astype("float32") / 8
+            results.append([y.copy(), layer.backward(dy, cache).copy()]
+                           + [g.copy() for g in layer.grads])
+    for what, a, b in zip(("y", "dL/dx", "dL/dkernel", "dL/dbias"), *results):
+        np.testing.assert_array_equal(a, b, err_msg=what)

@@ -34,16 +34,28 @@ product over all tiles of all images:
 so a layer's 9 C F multiply-adds per output become 16/4 = 4 C F (2.25x fewer), in 16 good
 BLAS products, plus the transforms (additions only, linear in C or F, not in C F).
 
-Backward. dL/dx is a convolution of dz with the kernel turned by 180 degrees and its C and F
-axes swapped (`flipped`), padded by 2 - (the forward padding): the same algorithm. dL/dw
-comes from the transposed algorithm: differentiating y = A^T [(G g) * (B^T d)] with respect
-to g gives dg = G^T [(A dy) * (B^T d)], so, per tile and summed over all tiles,
+Backward: the transposed algorithm, for both gradients. Read the forward as a chain, per
+tile: V = B^T d B, M = sum_c U * V, Y = A^T M A. Going back through it with dY (the tile's
+2x2 block of dz, zeros beyond the output):
 
-    dL/dw(c, f) = G^T [ sum_tiles (B^T d_c B) * (A dz_f A^T) ] G          (3x3)
+    Z = A dY A^T                                 (4x4 per tile and filter)
+    dL/dV(c) = sum_f U(c, f) * Z(f)              per position: Z[xi, nu] @ U[xi, nu]^T,
+                                                 (tiles, F) @ (F, C)
+    dL/dd(c) = B dL/dV(c) B^T                    added into dL/dx at the tile's place: tiles
+                                                 overlap by 2 rows and columns, so each input
+                                                 pixel collects from up to 4 of them
+    dL/dU(c, f) = sum_tiles V(c) * Z(f)          per position: V[xi, nu]^T @ Z[xi, nu],
+                                                 (C, tiles) @ (tiles, F)
+    dL/dw(c, f) = G^T dL/dU(c, f) G              (3x3)
 
-again one product per position: S[xi, nu] = V[xi, nu]^T @ Z[xi, nu], (C, tiles) @ (tiles, F),
-with V the transformed input tiles (computed again in backward, block by block, rather
-than kept) and Z = A dz A^T of each 2x2 block of dz. Output sizes that are odd get a last, half-used tile: the inputs beyond the image read as
+Z is made once per block of tiles and serves both products; V is computed again from x
+(not kept from forward). dL/dx thus needs the tiles of the forward (not the 7x7 tiles per
+image a "full" convolution of dz with the flipped kernel would take for a 13x13 input:
+36 instead of 49 for Coursera's 11x11 output), and no transform of dz as an input.
+Coursera's 32 x 13x13x64 -> 64, one thread, dL/dx: 2.80 ms as that full convolution (the
+first version), 1.95 ms this way (Z included).
+
+Output sizes that are odd get a last, half-used tile: the inputs beyond the image read as
 zeros, the outputs beyond it are dropped, the dz beyond it is zero.
 
 Rounding: B and A have entries 0 and +-1, G entries 0, +-1/2 and 1, so only additions and
@@ -55,8 +67,8 @@ Two versions, as everywhere in `scratchnet.kernels`:
 
 * `forward_numpy`, `backward_numpy`: the formulas above, tiles cut with NumPy and the
   transforms as matrix products (`np.einsum`). To read.
-* the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`) with
-  BLAS's batched products in between, driven by Conv2D (layers/conv_fast_paths.py, which
+* the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`,
+  `input_gradient_transform`) with BLAS's batched products in between, driven by Conv2D (layers/conv_fast_paths.py, which
   also says when Winograd is used). Tests prove the NumPy version equal to conv_naive, and
   Conv2D running the Numba version equal to TensorFlow and to its own im2col pass
   (tests/test_conv_winograd.py).
@@ -96,17 +108,6 @@ def applies(kernel_shape, strides, dilation):
 def tiles(out_hw):
     """(tile rows, tile columns): 2x2 output blocks covering an Ho x Wo output."""
     return -(-out_hw[0] // 2), -(-out_hw[1] // 2)
-
-
-def flipped(kernel):
-    """The kernel of dL/dx as a convolution of dz: turned by 180 degrees, C and F swapped."""
-    return np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
-
-
-def backward_pads(pads):
-    """The padding of that convolution: 2 - (the forward's), on every side."""
-    (top, bottom), (left, right) = pads
-    return (2 - top, 2 - bottom), (2 - left, 2 - right)
 
 
 def kernel_transform(kernel, out=None):
@@ -165,19 +166,30 @@ def forward_numpy(x, kernel, pads, matrices=F2x2):
 
 
 def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
-    """(dL/dx, dL/dw) for z = conv(x, kernel) and dz = dL/dz, by the same transforms."""
+    """(dL/dx, dL/dw) for z = conv(x, kernel) and dz = dL/dz, by the transposed transforms."""
     b_t, g_mat, a_t = matrices
     b_t, a_t = b_t.astype(x.dtype), a_t.astype(x.dtype)
     m = a_t.shape[0]
     n, ho, wo, f = dz.shape
-    dx = forward_numpy(dz, flipped(kernel), backward_pads(pads), matrices)
     th, tw = -(-ho // m), -(-wo // m)
-    d = _input_tiles(x, pads, (ho, wo), m)
-    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, d, b_t)
     g = np.zeros((n, m * th, m * tw, f), dz.dtype)
     g[:, :ho, :wo] = dz
     blocks = g.reshape(n, th, m, tw, m, f).transpose(0, 1, 3, 2, 4, 5)  # (n, th, tw, m, m, f)
-    zt = np.einsum("ia,ntqabf,jb->ntqijf", a_t.T, blocks, a_t.T)         # A dz A^T
+    zt = np.einsum("ia,ntqabf,jb->ntqijf", a_t.T, blocks, a_t.T)         # Z = A dY A^T
+    u = np.einsum("ai,ijcf,bj->abcf", g_mat, kernel.astype(np.float64),
+                  g_mat).astype(x.dtype)                                # U = G g G^T
+    dv = np.einsum("ntqabf,abcf->ntqabc", zt, u)                        # sum_f U * Z
+    dd = np.einsum("ra,ntqabc,sb->ntqrsc", b_t.T, dv, b_t.T)            # B dV B^T
+    (top, bottom), (left, right) = pads
+    h, w = x.shape[1:3]
+    dxp = np.zeros((n, m * th + 2, m * tw + 2, x.shape[3]), x.dtype)    # padded dL/dx
+    for i in range(th):
+        for j in range(tw):                                             # tiles overlap: add
+            dxp[:, m * i:m * i + m + 2, m * j:m * j + m + 2] += dd[:, i, j]
+    rows, cols = min(h, m * th + 2 - top), min(w, m * tw + 2 - left)
+    dx = np.zeros_like(x)
+    dx[:, :rows, :cols] = dxp[:, top:top + rows, left:left + cols]
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, _input_tiles(x, pads, (ho, wo), m), b_t)
     s = np.einsum("ntqabc,ntqabf->abcf", v.astype(np.float64),
                   zt.astype(np.float64))                   # summed over tiles, in float64
     dw = np.einsum("ai,abcf,bj->ijcf", g_mat, s, g_mat).astype(x.dtype)        # G^T S G
@@ -314,6 +326,52 @@ def gradient_transform(dz, th, tw, t0, t1, zt):
 
 
 @njit(cache=True, nogil=True)
+def input_gradient_transform(dv, c, top, left, th, tw, t0, t1, dx3):
+    """dx3 += B dV B^T for the tiles t0 <= t < t1 (dV = dv[:, t - t0], dv: (16, >= t1 - t0,
+    C)), each added at its input tile: rows 2i - top.., columns 2j - left.. of image b of dx3
+    (n, H, W*C), tile t = (b*th + i)*tw + j; the parts beyond the image are dropped. B dV
+    combines the rows (B = (B^T)^T: 4 rows from 4), then (B dV) B^T the columns."""
+    n, h, wc = dx3.shape
+    w = wc // c
+    p = np.empty((4, 4, c), dv.dtype)
+    e = np.empty((4, 4, c), dv.dtype)
+    for tile in range(t0, t1):
+        b, ij = divmod(tile, th * tw)
+        i, j = divmod(ij, tw)
+        r0 = 2 * i - top
+        c0 = 2 * j - left
+        t = tile - t0
+        for q in range(4):                        # B dV: combine rows
+            a0, a1, a2, a3 = dv[q, t], dv[4 + q, t], dv[8 + q, t], dv[12 + q, t]
+            p0, p1, p2, p3 = p[0, q], p[1, q], p[2, q], p[3, q]
+            for ch in range(c):
+                p0[ch] = a0[ch]
+                p1[ch] = a1[ch] - a2[ch] + a3[ch]
+                p2[ch] = a1[ch] + a2[ch] - a0[ch]
+                p3[ch] = -a3[ch]
+        for r in range(4):                        # (B dV) B^T: combine columns
+            g0, g1, g2, g3 = p[r, 0], p[r, 1], p[r, 2], p[r, 3]
+            o0, o1, o2, o3 = e[r, 0], e[r, 1], e[r, 2], e[r, 3]
+            for ch in range(c):
+                o0[ch] = g0[ch]
+                o1[ch] = g1[ch] - g2[ch] + g3[ch]
+                o2[ch] = g1[ch] + g2[ch] - g0[ch]
+                o3[ch] = -g3[ch]
+        for r in range(4):                        # add into dL/dx, inside the image
+            hh = r0 + r
+            if hh < 0 or hh >= h:
+                continue
+            for q in range(4):
+                ww = c0 + q
+                if ww < 0 or ww >= w:
+                    continue
+                dst = dx3[b, hh, ww * c:(ww + 1) * c]
+                src = e[r, q]
+                for ch in range(c):
+                    dst[ch] += src[ch]
+
+
+@njit(cache=True, nogil=True)
 def kernel_transform_kernel(w, u):
     """u[xi*4 + nu, c, :] = (G g G^T)[xi, nu] of the 3x3 kernel g = w[:, :, c, :] (per
     filter), in float64: G g combines the kernel's rows, (G g) G^T its columns."""
@@ -387,20 +445,30 @@ def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, sc
         output_transform(m, th, tw, t0, t1, bias, has_bias, relu, z, y, write_z)
 
 
-def weight_products(x3, c, top, left, dz, s, scratch):
-    """s (16, C, F), float64 = the sum over this chunk's tiles of V^T Z (see the module docstring),
-    for images x3 (count, H, W*C) and their dz (count, Ho, Wo, F); block by block."""
+def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
+    """The gradients for images x3 (count, H, W*C) and their dz (count, Ho, Wo, F), block by
+    block of tiles (see the module docstring): s (16, C, F), float64 = the sum over their
+    tiles of V^T Z (None: no dL/dw), and dx3 (count, H, W*C, zeroed by the caller) += the
+    tiles' B (Z U^T) B^T (None: no dL/dx), with u = kernel_transform(kernel)."""
     count, ho, wo, f = dz.shape
     th, tw = tiles((ho, wo))
     total = count * th * tw
     block = block_tiles(max(c, f), x3.dtype)
-    v = scratch("winograd v", (16, block, c))
     zt = scratch("winograd z", (16, block, f))
-    part = scratch("winograd s", (16, c, f))
-    s[:] = 0                                           # (float64)
+    if s is not None:
+        v = scratch("winograd v", (16, block, c))
+        part = scratch("winograd s", (16, c, f))
+        s[:] = 0                                       # (float64)
+    if dx3 is not None:
+        dv = scratch("winograd dv", (16, block, c))
+        u_t = u.transpose(0, 2, 1)                     # U^T per position: (F, C)
     for t0 in range(0, total, block):
         t1 = min(total, t0 + block)
-        input_transform(x3, c, top, left, th, tw, t0, t1, v)
         gradient_transform(dz, th, tw, t0, t1, zt)
-        np.matmul(v[:, :t1 - t0].transpose(0, 2, 1), zt[:, :t1 - t0], out=part)
-        s += part
+        if s is not None:
+            input_transform(x3, c, top, left, th, tw, t0, t1, v)
+            np.matmul(v[:, :t1 - t0].transpose(0, 2, 1), zt[:, :t1 - t0], out=part)
+            s += part
+        if dx3 is not None:
+            np.matmul(zt[:, :t1 - t0], u_t, out=dv[:, :t1 - t0])
+            input_gradient_transform(dv, c, top, left, th, tw, t0, t1, dx3)

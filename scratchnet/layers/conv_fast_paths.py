@@ -427,11 +427,12 @@ class Conv2DFastPaths:
         return y, ConvCache(x, pads, z=z, y=y, out_shape=y_shape, winograd=True)
 
     def _winograd_backward(self, dz, cache, need_input_grad):
-        """dL/dw and dL/dx by Winograd from dz = dL/dz (n, Ho, Wo, F); the bias gradient is
-        done (`_backward_fast`). Per fixed group of images (`threads.parts`, from the shapes
-        only) on the threads: the sums S = V^T Z of the group's tiles (float64; the groups'
-        sums added in order at the end: the same bits at any thread count), and dL/dx of
-        its images as the convolution of dz with the flipped kernel."""
+        """dL/dw and dL/dx by Winograd's transposed algorithm from dz = dL/dz (n, Ho, Wo, F);
+        the bias gradient is done (`_backward_fast`). Per fixed group of images
+        (`threads.parts`, from the shapes only) on the threads, block by block of tiles
+        (`winograd.gradients_of_images`): Z = A dz A^T once, then the sums S = V^T Z of the
+        group's tiles (float64; the groups' sums added in order at the end: the same bits at
+        any thread count) and dL/dx of its images, B (Z U^T) B^T added tile by tile."""
         x, pads = cache.x, cache.pads
         n, ho, wo, filters = dz.shape
         c = self.kernel.shape[2]
@@ -441,31 +442,28 @@ class Conv2DFastPaths:
         groups = threads.bounds(n, threads.parts(n, n * ho * wo * 9 * c * filters))
         sums = (workspace.array("winograd sums", (len(groups), 16, c, filters), np.float64)
                 if self.trainable else None)
+        dx = dx3 = u = None
         if need_input_grad:
             dx = workspace.array("dx", x.shape, dtype)
-            (back_top, _), (back_left, _) = winograd.backward_pads(pads)
-            u_back = winograd.kernel_transform(winograd.flipped(self.kernel), out=workspace.array(
-                "winograd u back", (16, filters, c), dtype))
-            dz3 = dz.reshape(n, ho, wo * filters)
-            no_bias = np.zeros(c, dtype)
+            dx3 = dx.reshape(x3.shape)
+            u = winograd.kernel_transform(self.kernel, out=workspace.array(
+                "winograd u", (16, c, filters), dtype))
 
         def scratch(name, shape):
             return workspace.thread_scratch(name, shape, dtype)
 
         def group(k, start, stop):
-            if sums is not None:
-                winograd.weight_products(x3[start:stop], c, top, left, dz[start:stop],
-                                         sums[k], scratch)
-            if need_input_grad:
-                winograd.convolve_images(dz3[start:stop], filters, back_top, back_left,
-                                         u_back, no_bias, False, False, dx[start:stop],
-                                         dx[start:stop], False, scratch)
+            if dx3 is not None:
+                dx3[start:stop] = 0                   # the tiles add into it
+            winograd.gradients_of_images(x3[start:stop], c, top, left, dz[start:stop], u,
+                                         None if sums is None else sums[k],
+                                         None if dx3 is None else dx3[start:stop], scratch)
 
         threads.run_tasks([functools.partial(group, k, start, stop)
                            for k, (start, stop) in enumerate(groups)])
         if sums is not None:
             self.add_grad(0, winograd.weight_gradient(sums.sum(axis=0), dtype))
-        return dx if need_input_grad else None
+        return dx
 
     # ---- large images: row bands, fused with the max pooling after the layer ------------
     def _bands(self, x, pads, pool):
