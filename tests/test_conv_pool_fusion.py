@@ -215,3 +215,26 @@ def test_predict_fuses_and_matches_the_layers_one_by_one(dtype, split):
         type(conv).forward_fused = original
     assert fused_calls == [model.layers[0].name, model.layers[2].name] * 3   # 3 batches
     np.testing.assert_array_equal(predicted, step_by_step)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_filter_gives_the_same_bits_whichever_thread_takes_a_chunk(dtype):
+    """A one-filter Conv2D's product is a matrix-vector product, which OpenBLAS rounds
+    differently for differently laid-out operands. Its im2col buffers come per thread: a
+    one-channel layer's (transposed, row stride = its length) must never serve a 3-channel
+    layer of the same depth on one thread while the other thread has a plain one."""
+    rng = np.random.default_rng(12)
+    first = Conv2D(16, (3, 3), strides=2, dtype=dtype)     # one channel: depth 9, transposed
+    second = Conv2D(1, (1, 3), strides=(2, 1), dtype=dtype)   # three channels: depth 9
+    x1 = rng.standard_normal((4, 28, 28, 1)).astype(dtype)     # a larger buffer
+    x3 = rng.standard_normal((4, 11, 9, 3)).astype(dtype)
+    first(x1)
+    second(x3)
+    pool = MaxPooling2D((1, 2), dtype=dtype)
+    with chunking(False):
+        first.forward_fused(x1, pool)          # only the calling thread gets its buffer
+    results = set()
+    for _ in range(30):
+        with chunking(True):                  # one image per chunk, either thread
+            results.add(second.forward_fused(x3, pool)[0].tobytes())
+    assert len(results) == 1
