@@ -419,13 +419,22 @@ def weight_gradient_kernel(s, dw):
 # ---------------------------------------------------------------- drivers, one chunk of images
 # Tiles per block: the block's transformed tiles (16 x tiles x channels) stay in cache while
 # the 16 products read them. Batched products of 64 channels, one thread, float32: 128-256
-# tiles 53-55 GMAC/s, 1,152 tiles 36, 4,608 tiles 31 (im2col + one GEMM: ~45).
-BLOCK_BYTES = 1 << 19
+# tiles 53-55 GMAC/s, 1,152 tiles 36, 4,608 tiles 31 (im2col + one GEMM: ~45). In the layer
+# (chunks of images on 2 threads, backward now holding Z and dL/dV beside V), blocks of up
+# to 2 MB per buffer, evened out (`block_tiles`), against 512 KB, forward / backward ms:
+# Coursera 32 x 13x13x64 -> 64 1.19 / 3.20 -> 1.10 / 2.68 (a chunk's 144 tiles had been a
+# block of 128 and one of 16), 8 x 74x74x16 -> 32 2.22 / 4.63 -> 2.09 / 3.69, 8 x 36x36x32
+# -> 64 1.25 / 2.87 -> 1.19 / 2.48; 4 MB measured the same as 2 MB.
+BLOCK_BYTES = 1 << 21
 
 
-def block_tiles(width, dtype):
-    """Tiles per block for transformed tiles `width` numbers wide (channels or filters)."""
-    return max(16, BLOCK_BYTES // (16 * width * np.dtype(dtype).itemsize))
+def block_tiles(width, dtype, total=None):
+    """Tiles per block for transformed tiles `width` numbers wide (channels or filters); with
+    `total`, evened out over the blocks that `total` tiles take (no small last block)."""
+    most = max(16, BLOCK_BYTES // (16 * width * np.dtype(dtype).itemsize))
+    if total is None or total <= most:
+        return most if total is None else max(total, 1)
+    return -(-total // -(-total // most))
 
 
 def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, scratch):
@@ -435,7 +444,7 @@ def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, sc
     count, ho, wo, f = y.shape
     th, tw = tiles((ho, wo))
     total = count * th * tw
-    block = block_tiles(max(c, f), x3.dtype)
+    block = block_tiles(max(c, f), x3.dtype, total)
     v = scratch("winograd v", (16, block, c))
     m = scratch("winograd m", (16, block, f))
     for t0 in range(0, total, block):
@@ -453,7 +462,7 @@ def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
     count, ho, wo, f = dz.shape
     th, tw = tiles((ho, wo))
     total = count * th * tw
-    block = block_tiles(max(c, f), x3.dtype)
+    block = block_tiles(max(c, f), x3.dtype, total)
     zt = scratch("winograd z", (16, block, f))
     if s is not None:
         v = scratch("winograd v", (16, block, c))
