@@ -110,10 +110,13 @@ def test_backward_after_a_fused_pass_equals_backward_after_training(dtype, split
 
 @SPLIT
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("first", (False, True), ids=("with_dx", "first_layer"))
 @given(data=st.data())
-def test_fused_training_equals_conv_then_pool(dtype, split, data):
+def test_fused_training_equals_conv_then_pool(dtype, split, first, data):
+    """`first`: a first layer, no dL/dx asked for (its own fused backward: per chunk of
+    images, the pool's backward and dL/dw while the chunk's dz is in cache)."""
     conv, pool, x = data.draw(conv_pool(dtype))
-    assume(conv.fuses_with(pool, training=True))      # not the direct one-channel kernel
+    assert conv.fuses_with(pool, training=True)       # the direct one-channel kernel too
     # ties: ReLU zeros, and (float64) repeated values in the input, so windows tie too
     results = []
     for fused in (False, True):
@@ -122,13 +125,16 @@ def test_fused_training_equals_conv_then_pool(dtype, split, data):
             if fused:
                 y, cache = conv.forward_fused(x, pool, training=True)
                 dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
-                dx = conv.backward_fused(dy, cache, pool)
+                dx = conv.backward_fused(dy, cache, pool, need_input_grad=not first)
             else:
                 z, conv_cache = conv.forward(x, training=True)
                 y, pool_cache = pool.forward(z, training=True)
                 dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
-                dx = conv.backward(pool.backward(dy, pool_cache), conv_cache)
-            results.append([y.copy(), dx] + [g.copy() for g in conv.grads])
+                dx = conv.backward(pool.backward(dy, pool_cache), conv_cache,
+                                   need_input_grad=not first)
+            assert (dx is None) == first
+            results.append([y.copy(), np.zeros(0) if first else dx]
+                           + [g.copy() for g in conv.grads])
     for what, a, b in zip(("pooled y", "dL/dx", "dL/dkernel", "dL/dbias"), *results):
         np.testing.assert_array_equal(a, b, err_msg=what)
 
@@ -171,8 +177,8 @@ def test_only_relu_or_linear_conv_into_max_pooling_fuses():
     assert not MaxPooling2D(2).fuses_with(conv)
     one_channel = Conv2D(6, 5, padding="same", activation="relu")
     one_channel(np.zeros((1, 8, 8, 1), "float32"))
-    assert one_channel.fuses_with(MaxPooling2D(2))                      # inference: yes
-    assert not one_channel.fuses_with(MaxPooling2D(2), training=True)   # direct kernel
+    assert one_channel.fuses_with(MaxPooling2D(2))                      # the direct kernel,
+    assert one_channel.fuses_with(MaxPooling2D(2), training=True)       # in training too
 
 
 @SPLIT

@@ -123,8 +123,7 @@ class Conv2DFastPaths:
         """True when `layer` (the only consumer of this call's output) can run inside this
         layer's chunk loop (`forward_fused`): a MaxPooling2D of the same dtype after a ReLU /
         linear Conv2D. Pooling works image by image, so it can pool each chunk of y while that
-        is still in cache. In training, not after the direct one-channel kernel (its dw
-        kernel reads z)."""
+        is still in cache."""
         from scratchnet.layers.conv import Conv2D
         from scratchnet.layers.pooling import MaxPooling2D
         if not (isinstance(layer, MaxPooling2D) and self._infers_in_chunks()
@@ -136,8 +135,7 @@ class Conv2DFastPaths:
                for obj, base in ((self, Conv2D), (layer, MaxPooling2D))
                for name in ("forward", "backward")):
             return False
-        return not training or not conv_fast.direct_one_channel(
-            self.kernel.shape, self.strides, self.dilation_rate)
+        return True
 
     def forward_fused(self, x, pool, training=False):
         """(pool's output, cache): pool.forward(self.forward(x)) in one pass (`fuses_with`):
@@ -158,6 +156,9 @@ class Conv2DFastPaths:
             return self._backward_bands(np.ascontiguousarray(dy, dtype=self.dtype), cache,
                                         pool, need_input_grad)
         if cache.argmax is not None:
+            if not need_input_grad and cache.direct and self.trainable:
+                return self._backward_direct_pooled(np.ascontiguousarray(dy, dtype=self.dtype),
+                                                    cache)
             if not need_input_grad and cache.cols is not None and self.trainable:
                 return self._backward_first_pooled(np.ascontiguousarray(dy, dtype=self.dtype),
                                                    cache)
@@ -322,6 +323,8 @@ class Conv2DFastPaths:
         batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms."""
         if self._winograd(x, pads):
             return self._winograd_forward(x, pads, pool, training=True)
+        if conv_fast.direct_one_channel(self.kernel.shape, self.strides, self.dilation_rate):
+            return self._train_pooled_direct(x, pads, pool)
         n, filters = x.shape[0], self.filters
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
@@ -357,6 +360,68 @@ class Conv2DFastPaths:
         threads.run_split(chunk, n, pieces=pieces)
         return out, ConvCache(x, pads, cols=cols, out_shape=y_shape, argmax=argmax,
                               tiles=pool._backward_tiles(y_shape))
+
+    def _train_pooled_direct(self, x, pads, pool):
+        """Training, fused with the MaxPooling2D after it, for a one-channel layer with few
+        filters (LeNet's first): per chunk of images the direct kernel writes y into a
+        per-thread buffer, which is max-pooled from there with its argmax (-1 for windows
+        whose max is a ReLU zero, as in `_train_pooled`). Nothing conv-sized is kept;
+        backward (`_backward_direct_pooled`) reads only x and the argmax."""
+        n, filters = x.shape[0], self.filters
+        relu = self.activation is activations.relu
+        ho, wo, rows, depth, _, _, _ = self._layout(x, pads)
+        x1 = x.reshape(x.shape[:3])
+        bias = self.bias if self.use_bias else self._no_bias()
+        y_shape = (n, ho, wo, filters)
+        pool_pads, pooled_hw = pool._window(y_shape)
+        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
+        argmax = workspace.array("argmax", out.shape, np.int32)
+        pieces = self._pieces(n, rows, depth, x.dtype)
+        per_chunk = -(-n // pieces)
+
+        def chunk(start, stop, _):
+            y4 = workspace.thread_scratch("conv y", (per_chunk, ho, wo, filters),
+                                          x.dtype)[:stop - start]
+            conv_fast.one_channel_chunk(x1[start:stop], self.kernel, bias, self.use_bias,
+                                        relu, pads, False, y4, y4)
+            pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads, pooled_hw,
+                                      out[start:stop], argmax[start:stop])
+            if relu:
+                pool_fast.drop_argmax_of_zeros(out[start:stop], argmax[start:stop])
+
+        threads.run_split(chunk, n, pieces=pieces)
+        return out, ConvCache(x, pads, out_shape=y_shape, direct=True, argmax=argmax,
+                              tiles=pool._backward_tiles(y_shape))
+
+    def _backward_direct_pooled(self, dy, cache):
+        """dL/dw and dL/db of `_train_pooled_direct`'s layer (a first layer: no dL/dx) from
+        the pool's dy: per chunk of images (`_backward_direct`'s chunks) the pool's backward
+        writes the chunk's dz into a per-thread buffer and conv1ch_rows_dw_kernel sums from
+        it -- dz is already zero where the ReLU was off, so the kernel applies no mask. The
+        same chunks and sums as the two layers' separate passes: the same bits."""
+        x, (top, _), (left, _) = cache.x, *cache.pads
+        n, ho, wo, filters = cache.out_shape
+        kh, kw = self.kernel.shape[:2]
+        pieces = self._pieces(n, ho * wo, kh * kw, x.dtype, backward=True)
+        per_chunk = -(-n // pieces)
+        acc = np.zeros((pieces, kh * kw, filters, wo), x.dtype)
+        db_parts = np.zeros((pieces, filters))
+        x3 = x.reshape(x.shape[:3])
+
+        def chunk(start, stop, k):
+            dz = workspace.thread_scratch("conv dz", (per_chunk, ho, wo, filters),
+                                          x.dtype)[:stop - start]
+            pool_fast.max_pool_backward_images(dy[start:stop], cache.argmax[start:stop], dz,
+                                               cache.tiles)
+            conv_fast.conv1ch_rows_dw_kernel(x3[start:stop], kh, kw, int(top), int(left), dz,
+                                             dz, False, acc[k], db_parts[k])
+
+        threads.run_split(chunk, n, pieces=pieces)
+        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
+            self.kernel.shape).astype(x.dtype))
+        if self.use_bias:
+            self.add_grad(1, db_parts.sum(axis=0).astype(x.dtype))
+        return None
 
     # ---- Winograd's F(2x2, 3x3) (kernels/winograd.py) ---------------------------------
     def _winograd(self, x, pads):
