@@ -198,6 +198,15 @@ def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
 
 # ---------------------------------------------------------------- Numba kernels
 @njit(cache=True, nogil=True)
+def tile_origin(tile, th, tw, top, left):
+    """(image b, row, column) where tile t = (b*th + i)*tw + j's 4x4 input tile starts: row
+    2i - top, column 2j - left (negative: in the padding)."""
+    b, ij = divmod(tile, th * tw)
+    i, j = divmod(ij, tw)
+    return b, 2 * i - top, 2 * j - left
+
+
+@njit(cache=True, nogil=True)
 def input_transform(x3, c, top, left, th, tw, t0, t1, v):
     """v[xi*4 + nu, t - t0, :] = (B^T d B)[xi, nu] for the tiles t0 <= t < t1, tile
     t = (b*th + i)*tw + j having its input tile d at row 2i - top, column 2j - left of image
@@ -207,10 +216,7 @@ def input_transform(x3, c, top, left, th, tw, t0, t1, v):
     d = np.zeros((4, 4, c), x3.dtype)
     s = np.empty((4, 4, c), x3.dtype)
     for tile in range(t0, t1):
-        b, ij = divmod(tile, th * tw)
-        i, j = divmod(ij, tw)
-        r0 = 2 * i - top
-        c0 = 2 * j - left
+        b, r0, c0 = tile_origin(tile, th, tw, top, left)
         t = tile - t0
         for r in range(4):                        # the tile, zero beyond the image
             hh = r0 + r
@@ -336,10 +342,7 @@ def input_gradient_transform(dv, c, top, left, th, tw, t0, t1, dx3):
     p = np.empty((4, 4, c), dv.dtype)
     e = np.empty((4, 4, c), dv.dtype)
     for tile in range(t0, t1):
-        b, ij = divmod(tile, th * tw)
-        i, j = divmod(ij, tw)
-        r0 = 2 * i - top
-        c0 = 2 * j - left
+        b, r0, c0 = tile_origin(tile, th, tw, top, left)
         t = tile - t0
         for q in range(4):                        # B dV: combine rows
             a0, a1, a2, a3 = dv[q, t], dv[4 + q, t], dv[8 + q, t], dv[12 + q, t]

@@ -91,6 +91,15 @@ def _cols_maker(channels):
     return lambda shape, dtype: conv_fast.new_cols(shape[0], shape[1], dtype, channels)
 
 
+def _pool_chunk(y4, pool, pads, out_hw, out, argmax, relu):
+    """Max-pool a chunk's conv output y4 into out (and its argmax, if not None); after a
+    ReLU, windows whose max is 0 get argmax -1: no gradient goes through them (the ReLU's
+    gradient there is 0), which is what lets the pair's backward skip z."""
+    pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pads, out_hw, out, argmax)
+    if relu and argmax is not None:
+        pool_fast.drop_argmax_of_zeros(out, argmax)
+
+
 class Conv2DFastPaths:
     """The fast forward and backward passes of `Conv2D` (a mixin: it reads the layer's
     kernel, bias, strides, padding and activation)."""
@@ -351,11 +360,8 @@ class Conv2DFastPaths:
             np.matmul(cols[r0:r1], w2, out=y2)
             if relu or self.use_bias:
                 conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
-            pool_fast.max_pool_images(y2.reshape(stop - start, ho, wo, filters),
-                                      pool.pool_size, pool.strides, pool_pads, pooled_hw,
-                                      out[start:stop], argmax[start:stop])
-            if relu:
-                pool_fast.drop_argmax_of_zeros(out[start:stop], argmax[start:stop])
+            _pool_chunk(y2.reshape(stop - start, ho, wo, filters), pool, pool_pads, pooled_hw,
+                        out[start:stop], argmax[start:stop], relu)
 
         threads.run_split(chunk, n, pieces=pieces)
         return out, ConvCache(x, pads, cols=cols, out_shape=y_shape, argmax=argmax,
@@ -384,10 +390,8 @@ class Conv2DFastPaths:
                                           x.dtype)[:stop - start]
             conv_fast.one_channel_chunk(x1[start:stop], self.kernel, bias, self.use_bias,
                                         relu, pads, False, y4, y4)
-            pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads, pooled_hw,
-                                      out[start:stop], argmax[start:stop])
-            if relu:
-                pool_fast.drop_argmax_of_zeros(out[start:stop], argmax[start:stop])
+            _pool_chunk(y4, pool, pool_pads, pooled_hw, out[start:stop], argmax[start:stop],
+                        relu)
 
         threads.run_split(chunk, n, pieces=pieces)
         return out, ConvCache(x, pads, out_shape=y_shape, direct=True, argmax=argmax,
@@ -417,10 +421,7 @@ class Conv2DFastPaths:
                                              dz, False, acc[k], db_parts[k])
 
         threads.run_split(chunk, n, pieces=pieces)
-        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
-            self.kernel.shape).astype(x.dtype))
-        if self.use_bias:
-            self.add_grad(1, db_parts.sum(axis=0).astype(x.dtype))
+        self._add_direct_grads(acc, db_parts, x.dtype)
         return None
 
     # ---- Winograd's F(2x2, 3x3) (kernels/winograd.py) ---------------------------------
@@ -472,10 +473,7 @@ class Conv2DFastPaths:
                 winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
                                          relu, y4, y4, False, scratch)
                 arg = None if argmax is None else argmax[start:stop]
-                pool_fast.max_pool_images(y4, pool.pool_size, pool.strides, pool_pads,
-                                          pooled_hw, out[start:stop], arg)
-                if relu and arg is not None:
-                    pool_fast.drop_argmax_of_zeros(out[start:stop], arg)
+                _pool_chunk(y4, pool, pool_pads, pooled_hw, out[start:stop], arg, relu)
 
             threads.run_split(pooled_chunk, n, pieces=pieces)
             tiles = pool._backward_tiles(y_shape) if training else None
@@ -613,11 +611,8 @@ class Conv2DFastPaths:
                         conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
                     pooled = out[b:b + 1, p0 // kh:p1 // kh]
                     arg = None if argmax is None else argmax[b:b + 1, p0 // kh:p1 // kh]
-                    pool_fast.max_pool_images(y2.reshape(1, p1 - p0, wo, filters),
-                                              pool.pool_size, pool.strides, (0, 0),
-                                              (pooled.shape[1], pooled_hw[1]), pooled, arg)
-                    if relu and arg is not None:
-                        pool_fast.drop_argmax_of_zeros(pooled, arg)
+                    _pool_chunk(y2.reshape(1, p1 - p0, wo, filters), pool, (0, 0),
+                                (pooled.shape[1], pooled_hw[1]), pooled, arg, relu)
 
         threads.run_tasks([functools.partial(group, start, stop)
                            for start, stop in self._band_groups(n)])
@@ -837,6 +832,14 @@ class Conv2DFastPaths:
         threads.run_split(chunk, n, pieces=pieces)
         dw2 += extra.sum(axis=0)
 
+    def _add_direct_grads(self, acc, db_parts, dtype):
+        """dL/dw and dL/db from conv1ch_rows_dw_kernel's per-chunk sums (acc: (chunks,
+        kh*kw, F, Wo), db_parts: (chunks, F), float64), added in chunk order."""
+        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
+            self.kernel.shape).astype(dtype))
+        if self.use_bias:
+            self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
+
     def _backward_direct(self, d, cache, relu):
         """dw and db of a one-channel first layer whose forward ran conv1ch_rows_kernel in
         training: conv1ch_rows_dw_kernel per image chunk, no im2col matrix at all."""
@@ -855,8 +858,5 @@ class Conv2DFastPaths:
                                              db_parts[k])
 
         threads.run_split(chunk, n, pieces=pieces)
-        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
-            self.kernel.shape).astype(x.dtype))
-        if self.use_bias:
-            self.add_grad(1, db_parts.sum(axis=0).astype(x.dtype))
+        self._add_direct_grads(acc, db_parts, x.dtype)
         return None
