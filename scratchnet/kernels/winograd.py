@@ -427,7 +427,7 @@ def weight_gradient_kernel(s, dw):
 # to 2 MB per buffer, evened out (`block_tiles`), against 512 KB, forward / backward ms:
 # Coursera 32 x 13x13x64 -> 64 1.19 / 3.20 -> 1.10 / 2.68 (a chunk's 144 tiles had been a
 # block of 128 and one of 16), 8 x 74x74x16 -> 32 2.22 / 4.63 -> 2.09 / 3.69, 8 x 36x36x32
-# -> 64 1.25 / 2.87 -> 1.19 / 2.48; 4 MB measured the same as 2 MB.
+# -> 64 1.25 / 2.87 -> 1.18 / 2.48; 4 MB measured the same as 2 MB.
 BLOCK_BYTES = 1 << 21
 
 
