@@ -68,8 +68,8 @@ Two versions, as everywhere in `scratchnet.kernels`:
 * `forward_numpy`, `backward_numpy`: the formulas above, tiles cut with NumPy and the
   transforms as matrix products (`np.einsum`). To read.
 * the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`,
-  `input_gradient_transform`) with BLAS's batched products in between, driven by Conv2D (layers/conv_fast_paths.py, which
-  also says when Winograd is used). Tests prove the NumPy version equal to conv_naive, and
+  `input_gradient_transform`) with BLAS's batched products in between, driven by Conv2D
+  (layers/conv_fast_paths.py, which also says when Winograd is used). Tests prove the NumPy version equal to conv_naive, and
   Conv2D running the Numba version equal to TensorFlow and to its own im2col pass
   (tests/test_conv_winograd.py).
 """
@@ -180,7 +180,7 @@ def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
                   g_mat).astype(x.dtype)                                # U = G g G^T
     dv = np.einsum("ntqabf,abcf->ntqabc", zt, u)                        # sum_f U * Z
     dd = np.einsum("ra,ntqabc,sb->ntqrsc", b_t.T, dv, b_t.T)            # B dV B^T
-    (top, bottom), (left, right) = pads
+    (top, _), (left, _) = pads
     h, w = x.shape[1:3]
     dxp = np.zeros((n, m * th + 2, m * tw + 2, x.shape[3]), x.dtype)    # padded dL/dx
     for i in range(th):
