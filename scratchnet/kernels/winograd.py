@@ -69,9 +69,9 @@ Two versions, as everywhere in `scratchnet.kernels`:
   transforms as matrix products (`np.einsum`). To read.
 * the Numba kernels below (`input_transform`, `output_transform`, `gradient_transform`,
   `input_gradient_transform`) with BLAS's batched products in between, driven by Conv2D
-  (layers/conv_fast_paths.py, which also says when Winograd is used). Tests prove the NumPy version equal to conv_naive, and
-  Conv2D running the Numba version equal to TensorFlow and to its own im2col pass
-  (tests/test_conv_winograd.py).
+  (layers/conv_fast_paths.py, which also says when Winograd is used). Tests prove the
+  NumPy version equal to conv_naive, and Conv2D running the Numba version equal to
+  TensorFlow and to its own im2col pass (tests/test_conv_winograd.py).
 """
 import numpy as np
 from numba import njit
