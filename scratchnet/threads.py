@@ -243,10 +243,9 @@ def matmul(a, b, reuse=None):
     layers: x W, x^T dz, dz W^T): blocks of rows, or of columns (at least
     COLUMN_SPLIT_MIN_COLUMNS of them) when a has fewer than COLUMN_SPLIT_ROWS rows or the
     result is COLUMN_SPLIT_WIDTH times wider than tall. How it is cut depends on the shapes
-    only (`parts`), so the
-    result is the same at any thread count. `reuse`: a name under which the result array
-    comes from the running call's workspace (engine/workspace.py: the same array step after
-    step inside a model, else a new one)."""
+    only (`parts`), so the result is the same at any thread count. `reuse`: a name under
+    which the result array comes from the running call's workspace (engine/workspace.py:
+    the same array step after step inside a model, else a new one)."""
     rows, inner = a.shape
     columns = b.shape[1]
     by_columns = columns >= COLUMN_SPLIT_MIN_COLUMNS and (

@@ -91,6 +91,16 @@ def _cols_maker(channels):
     return lambda shape, dtype: conv_fast.new_cols(shape[0], shape[1], dtype, channels)
 
 
+def _pooled_outputs(pool, y_shape, dtype, training):
+    """(pads, output size, output array, argmax array or None) of the max pooling fused
+    after a convolution whose output would have `y_shape`: the arrays from the running
+    call's workspace, the argmax only in training."""
+    pads, pooled_hw = pool._window(y_shape)
+    out = workspace.array("y", (y_shape[0], *pooled_hw, y_shape[3]), dtype)
+    argmax = workspace.array("argmax", out.shape, np.int32) if training else None
+    return pads, pooled_hw, out, argmax
+
+
 def _pool_chunk(y4, pool, pads, out_hw, out, argmax, relu):
     """Max-pool a chunk's conv output y4 into out (and its argmax, if not None); after a
     ReLU, windows whose max is 0 get argmax -1: no gradient goes through them (the ReLU's
@@ -280,8 +290,7 @@ class Conv2DFastPaths:
             y = workspace.array("y", y_shape, x.dtype)
             out = y
         else:
-            pool_pads, pooled_hw = pool._window(y_shape)
-            out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
+            pool_pads, pooled_hw, out, _ = _pooled_outputs(pool, y_shape, x.dtype, False)
         pieces = self._pieces(n, rows, depth + (filters if pool is not None else 0), x.dtype)
         per_chunk = -(-n // pieces)
         make_cols = _cols_maker(kshape[2])
@@ -345,9 +354,7 @@ class Conv2DFastPaths:
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
-        pool_pads, pooled_hw = pool._window(y_shape)
-        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
-        argmax = workspace.array("argmax", out.shape, np.int32)
+        pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, x.dtype, True)
         pieces = self._pieces(n, rows, depth + filters, x.dtype)
         per_chunk = -(-n // pieces)
 
@@ -379,9 +386,7 @@ class Conv2DFastPaths:
         x1 = x.reshape(x.shape[:3])
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
-        pool_pads, pooled_hw = pool._window(y_shape)
-        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
-        argmax = workspace.array("argmax", out.shape, np.int32)
+        pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, x.dtype, True)
         pieces = self._pieces(n, rows, depth, x.dtype)
         per_chunk = -(-n // pieces)
 
@@ -462,9 +467,7 @@ class Conv2DFastPaths:
             return workspace.thread_scratch(name, shape, dtype)
 
         if pool is not None:
-            pool_pads, pooled_hw = pool._window(y_shape)
-            out = workspace.array("y", (n, *pooled_hw, filters), dtype)
-            argmax = workspace.array("argmax", out.shape, np.int32) if training else None
+            pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, dtype, training)
             pieces = self._pieces(n, ho * wo, filters, dtype)
             per_chunk = -(-n // pieces)
 
@@ -591,9 +594,7 @@ class Conv2DFastPaths:
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
-        _, pooled_hw = pool._window(y_shape)
-        out = workspace.array("y", (n, *pooled_hw, filters), x.dtype)
-        argmax = workspace.array("argmax", out.shape, np.int32) if training else None
+        _, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, x.dtype, training)
         kh = int(pool.pool_size[0])
         most = max(p1 - p0 for p0, p1 in bands) * wo
 
@@ -725,9 +726,9 @@ class Conv2DFastPaths:
         else:
             dz2 = d2
         if relu or (self.use_bias and trainable):
-            # a first layer sums over dw's chunks (`_dw_by_chunks`), as the fused pass does
-            pieces = threads.parts(n, n * m * (filters if need_input_grad or cache.winograd
-                                               else depth * filters))
+            # a first layer sums over dw's chunks, as the fused pass does
+            pieces = (threads.parts(n, n * m * filters) if need_input_grad or cache.winograd
+                      else self._dw_pieces(n, m, depth))
             db_parts = np.zeros((pieces, filters))                   # float64 sums
 
             def dz_chunk(start, stop, k):
@@ -780,57 +781,57 @@ class Conv2DFastPaths:
 
     def _backward_first_pooled(self, dy, cache):
         """dL/dw and dL/db of a first layer (no dL/dx) fused with its max pooling, from the
-        pool's dy: per chunk of images (`_dw_by_chunks`' chunks), the pool's backward writes
-        the chunk's dz and, while it is in cache, its column sums (the bias gradient) and its
+        pool's dy: per chunk of images (`_dw_by_chunks`), the pool's backward writes the
+        chunk's dz and, while it is in cache, its column sums (the bias gradient) and its
         share of dw = cols^T dz are taken. The same chunks, sums and products as the layers'
         separate passes (the pool's backward over the whole batch, then `_backward_fast`),
         so the same bits. Backward of first Conv2D + pooling pairs, batch 32, 2 threads, ms,
-        the two ways alternating in one process (medians of 7 x 20 passes): Coursera's
-        (28x28x1 -> 64) 2.0 -> 0.8, with 32 filters 1.2 -> 0.6, Python-ML's (5x5 -> 32)
-        1.07 -> 0.51; Coursera's at batch 256 7.0 -> 5.3."""
+        the two ways alternating in one process (medians of 7 x 20 passes), two sessions on
+        the shared VM: Coursera's (28x28x1 -> 64) 2.0 -> 0.8 and 0.80 -> 0.64, with 32
+        filters 1.2 -> 0.6 and 0.58 -> 0.57, Python-ML's (5x5 -> 32) 1.07 -> 0.51 and
+        1.32 -> 0.77; Coursera's at batch 256 7.0 -> 5.3 and 7.9 -> 6.2."""
         n, ho, wo, filters = cache.out_shape
         m = ho * wo
         cols = cache.cols
         depth, dtype = cols.shape[1], cols.dtype
         dz = workspace.array("dz", cache.out_shape, dtype)
         dz2 = dz.reshape(-1, filters)
-        pieces = threads.parts(n, n * m * depth * filters)
         dw2 = workspace.array("dw", (depth, filters), dtype)
-        extra = workspace.array("dw parts", (pieces - 1, depth, filters), dtype)
-        shares = [dw2] + list(extra)
-        db_parts = np.zeros((pieces, filters))                       # float64 sums
+        db_parts = np.zeros((self._dw_pieces(n, m, depth), filters))       # float64 sums
 
-        def chunk(start, stop, k):
+        def dz_of_chunk(start, stop, k):
             pool_fast.max_pool_backward_images(dy[start:stop], cache.argmax[start:stop],
                                                dz[start:stop], cache.tiles)
-            r0, r1 = start * m, stop * m
-            conv_fast.column_sums_kernel(dz2[r0:r1], db_parts[k])
-            np.matmul(cols[r0:r1].T, dz2[r0:r1], out=shares[k])
+            conv_fast.column_sums_kernel(dz2[start * m:stop * m], db_parts[k])
 
-        threads.run_split(chunk, n, pieces=pieces)
-        if pieces > 1:
-            dw2 += extra.sum(axis=0)
+        self._dw_by_chunks(cols, dz2, dw2, n, m, dz_of_chunk)
         if self.use_bias:
             self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
         self.add_grad(0, dw2.reshape(self.kernel.shape))
         return None
 
-    def _dw_by_chunks(self, cols, dz2, dw2, n, m):
-        """dw2 = cols^T dz2 as a sum over image chunks, one share per chunk (on the threads),
-        added up at the end."""
+    def _dw_pieces(self, n, m, depth):
+        """How many image chunks a first layer's dw = cols^T dz is summed over (and its bias
+        gradient, so that the fused and the separate passes give the same bits)."""
+        return threads.parts(n, n * m * depth * self.filters)
+
+    def _dw_by_chunks(self, cols, dz2, dw2, n, m, prepare=None):
+        """dw2 = cols^T dz2 as a sum over image chunks (`_dw_pieces`), one share per chunk
+        (on the threads), added up at the end. `prepare(start, stop, k)`, if given, first
+        writes chunk k's rows of dz2 (they are then read while still in cache)."""
         filters, depth = dz2.shape[1], cols.shape[1]
-        pieces = threads.parts(n, n * m * depth * filters)
-        if pieces == 1:
-            np.matmul(cols.T, dz2, out=dw2)
-            return
+        pieces = self._dw_pieces(n, m, depth)
         extra = workspace.array("dw parts", (pieces - 1, depth, filters), dw2.dtype)
         shares = [dw2] + list(extra)
 
         def chunk(start, stop, k):
+            if prepare is not None:
+                prepare(start, stop, k)
             np.matmul(cols[start * m:stop * m].T, dz2[start * m:stop * m], out=shares[k])
 
         threads.run_split(chunk, n, pieces=pieces)
-        dw2 += extra.sum(axis=0)
+        if pieces > 1:
+            dw2 += extra.sum(axis=0)
 
     def _add_direct_grads(self, acc, db_parts, dtype):
         """dL/dw and dL/db from conv1ch_rows_dw_kernel's per-chunk sums (acc: (chunks,
