@@ -173,14 +173,20 @@ def im2col_rgb3x3_kernel(x3, top, ho, wo, cols):
                 dst[18 + t] = r2[s0 + t]
 
 
+def rgb3x3_applies(x3, channels, geo):
+    """True when im2col_rgb3x3_kernel serves images x3 (n, H, W*C) for geometry `geo`."""
+    kh, kw, sh, sw, dh, dw, top, left, ho, wo = geo
+    h, w = x3.shape[1], x3.shape[2] // channels
+    return (channels == 3 and (kh, kw, sh, sw, dh, dw) == (3, 3, 1, 1, 1, 1) and left == 0
+            and top <= 0 and ho - 1 - top + 2 < h and wo + 1 < w)
+
+
 def fill_rows_cols(x3, channels, geo, cols):
     """im2col (not transposed) of images x3 (n, H, W*C) for the kernels' geometry `geo`
     (`_geometry_args`, possibly of a band of output rows): the RGB 3x3 kernel when it
     applies, else im2col_kernel."""
-    kh, kw, sh, sw, dh, dw, top, left, ho, wo = geo
-    h, w = x3.shape[1], x3.shape[2] // channels
-    if (channels == 3 and (kh, kw, sh, sw, dh, dw) == (3, 3, 1, 1, 1, 1) and left == 0
-            and top <= 0 and ho - 1 - top + 2 < h and wo + 1 < w):
+    if rgb3x3_applies(x3, channels, geo):
+        kh, kw, sh, sw, dh, dw, top, left, ho, wo = geo
         im2col_rgb3x3_kernel(x3, top, ho, wo, cols)
     else:
         im2col_kernel(x3, channels, *geo, cols)

@@ -76,6 +76,8 @@ Two versions, as everywhere in `scratchnet.kernels`:
 import numpy as np
 from numba import njit
 
+from scratchnet.kernels import blas
+
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
@@ -440,16 +442,27 @@ def block_tiles(width, dtype, total=None):
     return -(-total // -(-total // most))
 
 
+def _blocks_of_two(total, block):
+    """True when every block has 2+ tiles: then each product has 2+ rows and columns, and
+    `blas.gemm` gives np.matmul's bits (see there)."""
+    return total - (-(-total // block) - 1) * block >= 2
+
+
 def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, scratch):
     """y (and z, if write_z) = f(conv(x) + bias) for the images x3 (count, H, W*C), z and y
     (count, Ho, Wo, F), with u = kernel_transform(kernel); block by block of tiles, the
-    blocks' buffers from scratch(name, shape)."""
+    blocks' buffers from scratch(name, shape). As one compiled call (`convolve_blocks`)
+    where Numba may call BLAS (`blas.available()`), else the same steps from Python."""
     count, ho, wo, f = y.shape
     th, tw = tiles((ho, wo))
     total = count * th * tw
     block = block_tiles(max(c, f), x3.dtype, total)
     v = scratch("winograd v", (16, block, c))
     m = scratch("winograd m", (16, block, f))
+    if blas.available() and _blocks_of_two(total, block):
+        convolve_blocks(x3, c, top, left, th, tw, total, block, u, bias, has_bias, relu, z, y,
+                        write_z, v, m)
+        return
     for t0 in range(0, total, block):
         t1 = min(total, t0 + block)
         input_transform(x3, c, top, left, th, tw, t0, t1, v)
@@ -457,11 +470,25 @@ def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, sc
         output_transform(m, th, tw, t0, t1, bias, has_bias, relu, z, y, write_z)
 
 
+@njit(cache=True, nogil=True)
+def convolve_blocks(x3, c, top, left, th, tw, total, block, u, bias, has_bias, relu, z, y,
+                    write_z, v, m):
+    """`convolve_images`' loop over blocks, the 16 products of a block by `blas.gemm` (the
+    calls np.matmul makes): the same bits, with the GIL let go once per chunk of images."""
+    for t0 in range(0, total, block):
+        t1 = min(total, t0 + block)
+        input_transform(x3, c, top, left, th, tw, t0, t1, v)
+        for pos in range(16):                      # M = V @ U: (tiles, C) @ (C, F)
+            blas.gemm(v[pos, :t1 - t0], False, u[pos], False, m[pos, :t1 - t0])
+        output_transform(m, th, tw, t0, t1, bias, has_bias, relu, z, y, write_z)
+
+
 def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
     """The gradients for images x3 (count, H, W*C) and their dz (count, Ho, Wo, F), block by
     block of tiles (see the module docstring): s (16, C, F), float64 = the sum over their
     tiles of V^T Z (None: no dL/dw), and dx3 (count, H, W*C, zeroed by the caller) += the
-    tiles' B (Z U^T) B^T (None: no dL/dx), with u = kernel_transform(kernel)."""
+    tiles' B (Z U^T) B^T (None: no dL/dx), with u = kernel_transform(kernel). As one
+    compiled call (`gradient_blocks`) where Numba may call BLAS, else from Python."""
     count, ho, wo, f = dz.shape
     th, tw = tiles((ho, wo))
     total = count * th * tw
@@ -474,6 +501,14 @@ def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
     if dx3 is not None:
         dv = scratch("winograd dv", (16, block, c))
         u_t = u.transpose(0, 2, 1)                     # U^T per position: (F, C)
+    if blas.available() and _blocks_of_two(total, block):
+        nothing = np.empty((1, 1, 1), x3.dtype)
+        gradient_blocks(x3, c, top, left, dz, th, tw, total, block, u if dx3 is not None
+                        else nothing, np.empty((1, 1, 1)) if s is None else s, s is not None,
+                        nothing if dx3 is None else dx3, dx3 is not None, zt,
+                        nothing if s is None else v, nothing if s is None else part,
+                        nothing if dx3 is None else dv)
+        return
     for t0 in range(0, total, block):
         t1 = min(total, t0 + block)
         gradient_transform(dz, th, tw, t0, t1, zt)
@@ -483,4 +518,28 @@ def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
             s += part
         if dx3 is not None:
             np.matmul(zt[:, :t1 - t0], u_t, out=dv[:, :t1 - t0])
+            input_gradient_transform(dv, c, top, left, th, tw, t0, t1, dx3)
+
+
+@njit(cache=True, nogil=True)
+def gradient_blocks(x3, c, top, left, dz, th, tw, total, block, u, s, with_s, dx3, with_dx,
+                    zt, v, part, dv):
+    """`gradients_of_images`' loop over blocks as one compiled call, its products by
+    `blas.gemm` (the calls np.matmul makes: the same bits). Unused arrays are dummies."""
+    f = dz.shape[3]
+    for t0 in range(0, total, block):
+        t1 = min(total, t0 + block)
+        gradient_transform(dz, th, tw, t0, t1, zt)
+        if with_s:
+            input_transform(x3, c, top, left, th, tw, t0, t1, v)
+            for pos in range(16):                  # V^T Z: (C, tiles) @ (tiles, F)
+                blas.gemm(v[pos, :t1 - t0], True, zt[pos, :t1 - t0], False, part[pos])
+                s_pos, part_pos = s[pos], part[pos]
+                for ch in range(c):
+                    s_row, part_row = s_pos[ch], part_pos[ch]
+                    for k in range(f):
+                        s_row[k] += part_row[k]
+        if with_dx:
+            for pos in range(16):                  # Z U^T: (tiles, F) @ (F, C)
+                blas.gemm(zt[pos, :t1 - t0], False, u[pos], True, dv[pos, :t1 - t0])
             input_gradient_transform(dv, c, top, left, th, tw, t0, t1, dx3)

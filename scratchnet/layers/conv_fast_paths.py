@@ -30,7 +30,7 @@ import numpy as np
 
 from scratchnet import activations, threads
 from scratchnet.engine import workspace
-from scratchnet.kernels import conv_fast, pool_fast, winograd
+from scratchnet.kernels import chunks, conv_fast, pool_fast, winograd
 
 
 # Winograd (`Conv2DFastPaths._winograd`): 3x3, stride 1, no dilation, at least this many
@@ -127,6 +127,17 @@ class Conv2DFastPaths:
                 conv_fast._is_pointwise(kshape, self.strides, pads), geo,
                 x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]))
 
+    def _one_call_chunks(self, pool, y_shape, dtype, direct):
+        """True when this pass runs each chunk as one compiled call (kernels/chunks.py): an
+        output that the 2x2 pooling after it tiles exactly, and BLAS callable from Numba
+        unless the direct one-channel kernel needs no product."""
+        return y_shape[3] >= 2 and chunks.usable(pool, y_shape, dtype, not direct)
+
+    def _direct_weights(self):
+        """The kernel as (F, kh*kw), as conv_fast.conv1ch_rows_kernel takes it."""
+        kh, kw, _, filters = self.kernel.shape
+        return np.ascontiguousarray(self.kernel.reshape(kh * kw, filters).T)
+
     def _no_bias(self):
         """A placeholder bias for the fused kernels when use_bias=False (never read)."""
         return np.zeros(self.filters, self.dtype)
@@ -180,7 +191,7 @@ class Conv2DFastPaths:
                                                     cache)
             if not need_input_grad and cache.cols is not None and self.trainable:
                 return self._backward_first_pooled(np.ascontiguousarray(dy, dtype=self.dtype),
-                                                   cache)
+                                                   cache, pool)
             # training pass: the argmax sends each window's gradient straight to dL/dz
             dz = pool_fast.max_pool_backward(
                 np.ascontiguousarray(dy, dtype=self.dtype), cache.argmax, cache.out_shape,
@@ -286,6 +297,7 @@ class Conv2DFastPaths:
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
+        tl = (int(pads[0][0]), int(pads[1][0]))
         if pool is None:
             y = workspace.array("y", y_shape, x.dtype)
             out = y
@@ -301,8 +313,31 @@ class Conv2DFastPaths:
         cols_name = ("conv cols t%d" % (per_chunk * rows) if conv_fast.cols_transposed(kshape[2])
                      else "conv cols")
 
+        one_call = (pool is not None and not pointwise
+                    and self._one_call_chunks(pool, y_shape, x.dtype, direct))
+        transposed = conv_fast.cols_transposed(kshape[2])
+        rgb3x3 = not transposed and conv_fast.rgb3x3_applies(x3, kshape[2], geo)
+        wt = self._direct_weights() if direct and one_call else None
+        lowest = np.finfo(x.dtype).min
+
         def chunk(start, stop, _):
             count = stop - start
+            if one_call:                 # the same steps as below, one call (chunks.py)
+                y4 = workspace.thread_scratch("conv y", (per_chunk, ho, wo, filters),
+                                              x.dtype)[:count]
+                if direct:
+                    chunks.direct_pooled_forward(x3[start:stop], kshape[0], kshape[1], *tl,
+                                                 wt, bias, self.use_bias, relu, y4, lowest,
+                                                 False, out[start:stop], chunks.NO_ARGMAX)
+                else:
+                    cols = workspace.thread_scratch(cols_name, (per_chunk * rows, depth),
+                                                    x.dtype, make_cols)
+                    chunks.gemm_pooled_forward(x3[start:stop], kshape[2], *geo,
+                                               cols.T if transposed else cols, transposed,
+                                               rgb3x3, 0, w2, bias, self.use_bias, relu,
+                                               y4.reshape(count * rows, filters), lowest,
+                                               False, out[start:stop], chunks.NO_ARGMAX)
+                return
             if pool is None:
                 y4 = y[start:stop]
             else:
@@ -357,11 +392,21 @@ class Conv2DFastPaths:
         pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, x.dtype, True)
         pieces = self._pieces(n, rows, depth + filters, x.dtype)
         per_chunk = -(-n // pieces)
+        one_call = not pointwise and self._one_call_chunks(pool, y_shape, x.dtype, False)
+        transposed = conv_fast.cols_transposed(kshape[2])
+        rgb3x3 = not transposed and conv_fast.rgb3x3_applies(x3, kshape[2], geo)
+        lowest = np.finfo(x.dtype).min
 
         def chunk(start, stop, _):
             r0, r1 = start * rows, stop * rows
             y2 = workspace.thread_scratch("conv y2", (per_chunk * rows, filters),
                                           x.dtype)[:r1 - r0]
+            if one_call:                 # the same steps as below, one call (chunks.py)
+                chunks.gemm_pooled_forward(x3[start:stop], kshape[2], *geo,
+                                           cols.T if transposed else cols, transposed, rgb3x3,
+                                           r0, w2, bias, self.use_bias, relu, y2, lowest,
+                                           True, out[start:stop], argmax[start:stop])
+                return
             if not pointwise:
                 conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
             np.matmul(cols[r0:r1], w2, out=y2)
@@ -389,10 +434,20 @@ class Conv2DFastPaths:
         pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, x.dtype, True)
         pieces = self._pieces(n, rows, depth, x.dtype)
         per_chunk = -(-n // pieces)
+        one_call = self._one_call_chunks(pool, y_shape, x.dtype, True)
+        wt = self._direct_weights() if one_call else None
+        tl = (int(pads[0][0]), int(pads[1][0]))
+        lowest = np.finfo(x.dtype).min
+        kh, kw = self.kernel.shape[:2]
 
         def chunk(start, stop, _):
             y4 = workspace.thread_scratch("conv y", (per_chunk, ho, wo, filters),
                                           x.dtype)[:stop - start]
+            if one_call:                 # the same steps as below, one call (chunks.py)
+                chunks.direct_pooled_forward(x1[start:stop], kh, kw, *tl, wt, bias,
+                                             self.use_bias, relu, y4, lowest, True,
+                                             out[start:stop], argmax[start:stop])
+                return
             conv_fast.one_channel_chunk(x1[start:stop], self.kernel, bias, self.use_bias,
                                         relu, pads, False, y4, y4)
             _pool_chunk(y4, pool, pool_pads, pooled_hw, out[start:stop], argmax[start:stop],
@@ -758,6 +813,8 @@ class Conv2DFastPaths:
         pieces = max(threads.parts(n, n * m * depth * filters), self._pieces(n, m, depth, dtype))
         per_chunk = -(-n // pieces)
 
+        one_call = depth >= 2 and m >= 2 and chunks.usable_products(dtype)
+
         def dx_chunk(start, stop):
             r0, r1 = start * m, stop * m
             if pointwise:                                            # dcols is dx itself
@@ -765,6 +822,9 @@ class Conv2DFastPaths:
                 return
             dcols = workspace.thread_scratch("conv dcols", (per_chunk * m, depth),
                                              dtype)[:r1 - r0]
+            if one_call:                 # the same two steps, one call (chunks.py)
+                chunks.gemm_dx(dz2[r0:r1], w2, dcols, x.shape[3], *geo, dx3[start:stop])
+                return
             np.matmul(dz2[r0:r1], w2.T, out=dcols)                  # dcols = dz2 w2^T
             conv_fast.col2im_kernel(dcols, x.shape[3], *geo, dx3[start:stop], True)
 
@@ -779,7 +839,7 @@ class Conv2DFastPaths:
             self.add_grad(0, dw2.reshape(self.kernel.shape))
         return dx
 
-    def _backward_first_pooled(self, dy, cache):
+    def _backward_first_pooled(self, dy, cache, pool):
         """dL/dw and dL/db of a first layer (no dL/dx) fused with its max pooling, from the
         pool's dy: per chunk of images (`_dw_by_chunks`), the pool's backward writes the
         chunk's dz and, while it is in cache, its column sums (the bias gradient) and its
@@ -804,7 +864,15 @@ class Conv2DFastPaths:
                                                dz[start:stop], cache.tiles)
             conv_fast.column_sums_kernel(dz2[start * m:stop * m], db_parts[k])
 
-        self._dw_by_chunks(cols, dz2, dw2, n, m, dz_of_chunk)
+        def one_call(start, stop, k, share):      # dz_of_chunk and the share, one call
+            chunks.gemm_pooled_dw(dy[start:stop], cache.argmax[start:stop],
+                                  cache.tiles is not None, dz[start:stop],
+                                  cols.T if transposed else cols, transposed, start * m,
+                                  share, db_parts[k])
+
+        transposed = conv_fast.cols_transposed(self.kernel.shape[2])
+        fused = depth >= 2 and filters >= 2 and chunks.usable(pool, cache.out_shape, dtype, True)
+        self._dw_by_chunks(cols, dz2, dw2, n, m, dz_of_chunk, one_call if fused else None)
         if self.use_bias:
             self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
         self.add_grad(0, dw2.reshape(self.kernel.shape))
@@ -815,16 +883,20 @@ class Conv2DFastPaths:
         gradient, so that the fused and the separate passes give the same bits)."""
         return threads.parts(n, n * m * depth * self.filters)
 
-    def _dw_by_chunks(self, cols, dz2, dw2, n, m, prepare=None):
+    def _dw_by_chunks(self, cols, dz2, dw2, n, m, prepare=None, one_call=None):
         """dw2 = cols^T dz2 as a sum over image chunks (`_dw_pieces`), one share per chunk
         (on the threads), added up at the end. `prepare(start, stop, k)`, if given, first
-        writes chunk k's rows of dz2 (they are then read while still in cache)."""
+        writes chunk k's rows of dz2 (they are then read while still in cache);
+        `one_call(start, stop, k, share)` instead does both in one compiled call."""
         filters, depth = dz2.shape[1], cols.shape[1]
         pieces = self._dw_pieces(n, m, depth)
         extra = workspace.array("dw parts", (pieces - 1, depth, filters), dw2.dtype)
         shares = [dw2] + list(extra)
 
         def chunk(start, stop, k):
+            if one_call is not None:
+                one_call(start, stop, k, shares[k])
+                return
             if prepare is not None:
                 prepare(start, stop, k)
             np.matmul(cols[start * m:stop * m].T, dz2[start * m:stop * m], out=shares[k])

@@ -1,0 +1,124 @@
+"""One compiled call per chunk of images: the first Conv2D + MaxPooling2D pairs of the
+lecture CNNs, whose chunks otherwise call four or five kernels from Python.
+
+Why: `scratchnet.threads` runs a layer's chunks on several threads, and every return from
+a kernel to the chunk's Python needs the GIL, which a thread waits for asleep (see
+kernels/blas.py for the measurements). Here a chunk is ONE `nogil` call: the same kernels,
+in the same order, on the same arrays, with the product by `blas.gemm` (the call that
+np.matmul makes), so the results are the same bits as the Python-driven chunks they
+replace in layers/conv_fast_paths.py (tests/test_conv_pool_fusion.py runs both). Only for
+2x2 max pooling of an output it tiles exactly (the lectures' MaxPooling2D(2, 2) after a
+Conv2D with an even output size); the layer uses the Python-driven chunks otherwise.
+
+Measured (2-core AMD EPYC VM, batch 32, float32, 2 threads, in a workspace as in `fit`,
+ms, medians): Coursera-32's first pair (28x28x1 -> 26x26x32 -> 13x13x32) forward 0.38 ->
+0.25.
+"""
+import numpy as np
+from numba import njit
+
+from scratchnet.kernels import blas, conv_fast, pool_fast
+
+
+@njit(cache=True, nogil=True)
+def _pool_2x2(y2, n, ho, wo, relu, lowest, with_argmax, out, argmax):
+    """2x2 max pooling of y2 (n*ho*wo, F) into out, with its argmax in training (-1 for
+    windows whose max is a ReLU zero: conv_fast_paths._pool_chunk)."""
+    pool_fast._max_pool_forward_2x2(y2.reshape(n, ho, wo, y2.shape[1]), lowest, with_argmax,
+                                    out, argmax)
+    if relu and with_argmax:
+        pool_fast.drop_argmax_of_zeros(out, argmax)
+
+
+@njit(cache=True, nogil=True)
+def _dz_of_pool(dy, argmax, tiled, dz):
+    """dz (n, Ho, Wo, F) from the pool's dy and argmax (pool_fast.max_pool_backward_images)."""
+    if tiled:
+        pool_fast._max_pool_backward_tiled(dy, argmax, 2, 2, dz)
+    else:
+        n, h, w, c = dz.shape
+        pool_fast._max_pool_backward(dy, argmax, dz.reshape(n, h * w, c))
+
+
+@njit(cache=True, nogil=True)
+def gemm_pooled_forward(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, store, transposed,
+                        rgb3x3, r0, w2, bias, has_bias, relu, y2, lowest, with_argmax, out,
+                        argmax):
+    """The chunk of `Conv2DFastPaths._train_pooled` (with_argmax) or `_infer_fast` with a
+    pool: im2col of the images x3 (n, H, W*C) into rows r0.. of the im2col matrix (`store`:
+    cols itself, or cols.T when `transposed`, one input channel; `rgb3x3`: the 3x3 RGB
+    kernel applies, as conv_fast.fill_rows_cols decides), y2 = cols @ w2, bias and ReLU in
+    place, then 2x2 max pooling into out (and argmax)."""
+    n = x3.shape[0]
+    rows = n * ho * wo
+    if transposed:
+        cols_t = store[:, r0:r0 + rows]
+        conv_fast.im2col_t_kernel(x3, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols_t)
+        blas.gemm(cols_t, True, w2, False, y2)
+    else:
+        cols = store[r0:r0 + rows]
+        if rgb3x3:
+            conv_fast.im2col_rgb3x3_kernel(x3, top, ho, wo, cols)
+        else:
+            conv_fast.im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols)
+        blas.gemm(cols, False, w2, False, y2)
+    if relu or has_bias:
+        conv_fast.bias_act_inplace_kernel(y2, bias, has_bias, relu)
+    _pool_2x2(y2, n, ho, wo, relu, lowest, with_argmax, out, argmax)
+
+
+@njit(cache=True, nogil=True)
+def gemm_pooled_dw(dy, argmax, tiled, dz, store, transposed, r0, share, db_part):
+    """`Conv2DFastPaths._backward_first_pooled`'s chunk: dz of the chunk's images from the
+    pool, its column sums into db_part (float64: the bias gradient) and its share of dw,
+    share = cols^T dz (kh*kw*C, F), cols being rows r0.. of the im2col matrix (`store`: cols,
+    or cols.T when `transposed`)."""
+    _dz_of_pool(dy, argmax, tiled, dz)
+    n, ho, wo, f = dz.shape
+    rows = n * ho * wo
+    dz2 = dz.reshape(rows, f)
+    conv_fast.column_sums_kernel(dz2, db_part)
+    if transposed:
+        blas.gemm(store[:, r0:r0 + rows], False, dz2, False, share)
+    else:
+        blas.gemm(store[r0:r0 + rows], True, dz2, False, share)
+
+
+@njit(cache=True, nogil=True)
+def direct_pooled_forward(x3, kh, kw, top, left, wt, bias, has_bias, relu, y4, lowest,
+                          with_argmax, out, argmax):
+    """The chunk of `Conv2DFastPaths._train_pooled_direct` (with_argmax) or `_infer_fast`
+    with a pool, direct kernel: the one-channel convolution (conv_fast.conv1ch_rows_kernel,
+    wt = the kernel as (F, kh*kw)) into y4, then 2x2 max pooling into out (and argmax)."""
+    conv_fast.conv1ch_rows_kernel(x3, kh, kw, top, left, wt, bias, has_bias, relu, False,
+                                  y4, y4)
+    n, ho, wo, f = y4.shape
+    _pool_2x2(y4.reshape(n * ho * wo, f), n, ho, wo, relu, lowest, with_argmax, out, argmax)
+
+
+@njit(cache=True, nogil=True)
+def gemm_dx(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
+    """`Conv2DFastPaths._backward_fast`'s dL/dx chunk: dcols = dz2 w2^T, then col2im into
+    the chunk's images dx3 (zeroed first)."""
+    blas.gemm(dz2, False, w2, True, dcols)
+    conv_fast.col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3, True)
+
+
+NO_ARGMAX = np.empty((1, 1, 1, 1), np.int32)
+
+
+def usable_products(dtype):
+    """True when chunks with a product may run as one call: float32 or float64, BLAS
+    callable from Numba (`blas.available()`: off with `blas.set_enabled(False)`)."""
+    return np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)) and blas.available()
+
+
+def usable(pool, y_shape, dtype, need_blas):
+    """True when a layer may run its chunks through this module: 2x2 windows that tile the
+    convolution's output exactly, float32 or float64, and BLAS callable from Numba where a
+    product is involved (off as a whole with `blas.set_enabled(False)`)."""
+    pads, out_hw = pool._window(y_shape)
+    return (tuple(pool.pool_size) == (2, 2)
+            and pool_fast.tiles_exactly(y_shape, pool.pool_size, pool.strides, pads, out_hw)
+            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+            and (blas.available() if need_blas else blas.enabled()))

@@ -1,0 +1,149 @@
+"""One compiled call per chunk (kernels/chunks.py, Winograd's block loops) gives the same bits
+as the chunks driven from Python, and `blas.gemm` -- the BLAS product those calls make --
+gives np.matmul's bits.
+
+The layers take the one-call paths wherever BLAS is callable from Numba (`blas.available()`);
+`blas.set_enabled(False)` puts them back on the Python-driven chunks, which is what runs on
+a NumPy built on another BLAS. Both ways run here, in both dtypes, serial and split over two
+threads into many small chunks, and must agree exactly: forward, argmax (through dL/dx),
+every gradient, inference, and a few steps of `fit` of the lecture CNNs.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from scratchnet import lecture_models
+from scratchnet import keras as K
+from scratchnet.kernels import blas
+from scratchnet.layers import conv_fast_paths
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.pooling import MaxPooling2D
+from tests.test_conv_pool_fusion import SPLIT, chunking
+
+DTYPES = ("float32", "float64")
+needs_blas = pytest.mark.skipif(not blas.available(),
+                                reason="NumPy's BLAS is not callable from Numba here")
+
+
+@contextlib.contextmanager
+def one_call(flag):
+    saved = blas.enabled()
+    blas.set_enabled(flag)
+    try:
+        yield
+    finally:
+        blas.set_enabled(saved)
+
+
+def test_numpy_wheels_blas_is_callable_from_numba():
+    """Where NumPy ships scipy-openblas (its wheels, and CI), the one-call paths are on."""
+    if blas._numpy_openblas() is None:
+        pytest.skip("NumPy here is not built on its bundled OpenBLAS")
+    assert blas.available()
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(m=st.integers(2, 40), n=st.integers(2, 40), k=st.integers(1, 40),
+       trans_a=st.booleans(), trans_b=st.booleans(), pad=st.integers(0, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_gemm_gives_the_bits_of_np_matmul(dtype, m, n, k, trans_a, trans_b, pad, seed):
+    """Views with longer rows than they use (`pad`) go in as BLAS's row strides. (Products
+    of one row or one column NumPy computes as matrix-vector ones: not compared.)"""
+    rng = np.random.default_rng(seed)
+
+    def stored(rows, columns):
+        wide = rng.standard_normal((rows, columns + pad)).astype(dtype)
+        return wide[:, :columns]
+
+    a = stored(k, m) if trans_a else stored(m, k)
+    b = stored(n, k) if trans_b else stored(k, n)
+    c = np.full((m, n + pad), np.nan, dtype)[:, :n]
+    blas.gemm(a, trans_a, b, trans_b, c)
+    expected = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+    np.testing.assert_array_equal(c, expected)
+
+
+@needs_blas
+def test_gemm_refuses_what_blas_cannot_take():
+    a, b = np.ones((4, 6), np.float32), np.ones((6, 5), np.float32)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        blas.gemm(a, False, b, False, np.empty((4, 4), np.float32))
+    with pytest.raises(ValueError, match="contiguous rows"):
+        blas.gemm(np.ones((4, 12), np.float32)[:, ::2], False, b, False,
+                  np.empty((4, 5), np.float32))
+
+
+# Conv2D + MaxPooling2D(2, 2) pairs whose output the pooling tiles (the one-call paths):
+# one channel by im2col (16+ filters) and by the direct kernel (few filters), several
+# channels, the RGB 3x3 im2col, and Winograd (3x3, 16+ channels and filters).
+PAIRS = {
+    "one channel, im2col": ((4, 10, 10, 1), dict(filters=16, kernel_size=3, padding="same")),
+    "one channel, direct": ((4, 9, 9, 1), dict(filters=6, kernel_size=2)),
+    "channels, im2col": ((5, 11, 11, 6), dict(filters=16, kernel_size=4)),
+    "rgb 3x3": ((3, 10, 10, 3), dict(filters=8, kernel_size=3, padding="same")),
+    "winograd": ((3, 10, 10, 16), dict(filters=16, kernel_size=3, padding="same")),
+}
+
+
+def run_pair(case, dtype, activation, use_bias, seed):
+    """Everything a Conv2D + MaxPooling2D pair computes: training forward, dL/dx or (first
+    layer) none, the gradients, and an inference pass."""
+    shape, config = PAIRS[case]
+    rng = np.random.default_rng(seed)
+    conv = Conv2D(activation=activation, use_bias=use_bias, dtype=dtype, **config)
+    pool = MaxPooling2D(2, dtype=dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    conv(x)
+    conv.set_weights([rng.standard_normal(w.shape).astype(dtype) for w in conv.get_weights()])
+    out, cache = conv.forward_fused(x, pool, training=True)
+    dy = rng.standard_normal(out.shape).astype(dtype)
+    results = {"out": out.copy()}
+    for first in (False, True):
+        conv.zero_grads()
+        dx = conv.backward_fused(dy, cache, pool, need_input_grad=not first)
+        results[f"dx {first}"] = None if dx is None else dx.copy()
+        results.update({f"grad {i} {first}": g.copy() for i, g in enumerate(conv.grads)})
+    results["inference"] = conv.forward_fused(x, pool, training=False)[0].copy()
+    return results
+
+
+@SPLIT
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(PAIRS))
+@given(activation=st.sampled_from((None, "relu")), use_bias=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_one_call_chunks_give_the_bits_of_python_driven_chunks(case, dtype, split, activation,
+                                                                use_bias, seed):
+    runs = {}
+    for flag in (False, True):
+        with one_call(flag), chunking(split), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(conv_fast_paths, "WINOGRAD_MIN_WORK", 0)
+            runs[flag] = run_pair(case, dtype, activation, use_bias, seed)
+    assert runs[False].keys() == runs[True].keys()
+    for name, value in runs[False].items():
+        if value is None:
+            assert runs[True][name] is None, name
+        else:
+            np.testing.assert_array_equal(runs[True][name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("model", ("coursera_cnn32", "lenet5", "python_ml_cnn"))
+def test_fit_gives_the_same_weights_either_way(model):
+    """A few steps of the lecture CNNs, batch 32, one-call chunks on and off."""
+    spec = lecture_models.get(model)
+    x, y = spec.random_data(96, seed=3)
+    x, y = spec.preprocess(x), spec.prepare_labels(y)
+    weights, predictions = {}, {}
+    for flag in (False, True):
+        with one_call(flag):
+            K.utils.set_random_seed(1)
+            net = spec.build(K)
+            net.fit(x, y, batch_size=32, epochs=1, verbose=0)
+            weights[flag] = net.get_weights()
+            predictions[flag] = net.predict(x, verbose=0)
+    for w_off, w_on in zip(weights[False], weights[True]):
+        np.testing.assert_array_equal(w_on, w_off)
+    np.testing.assert_array_equal(predictions[True], predictions[False])
