@@ -17,7 +17,10 @@ unaffected), and scratchnet uses the other cores itself: Conv2D (im2col, the pro
 and ReLU; backward's dz, dw and dx), max pooling and big Dense layers cut their work into
 chunks or tasks (`run_split`, `run_tasks`), which the calling thread and `num_threads() - 1`
 persistent helper threads claim one at a time from a shared counter. Numba kernels are
-`nogil` and NumPy's matmul drops the GIL, so the threads compute at the same time, and:
+`nogil` and NumPy's matmul drops the GIL, so the threads compute at the same time -- but the
+Python between a chunk's calls needs the GIL, and a thread waiting for it sleeps, so the
+busiest chunks are ONE compiled call each (kernels/chunks.py, with BLAS called from Numba:
+kernels/blas.py) -- and:
 
 * nobody waits at a barrier: a helper whose core is busy elsewhere just claims fewer chunks
   (the caller does them);

@@ -78,23 +78,26 @@ def test_gemm_refuses_what_blas_cannot_take():
 
 # Conv2D + MaxPooling2D(2, 2) pairs whose output the pooling tiles (the one-call paths):
 # one channel by im2col (16+ filters) and by the direct kernel (few filters), several
-# channels, the RGB 3x3 im2col, and Winograd (3x3, 16+ channels and filters).
+# channels, the RGB 3x3 im2col, and Winograd (3x3, 16+ channels and filters); and pools
+# whose backward alone is one call (3x3 windows, or windows that do not tile the output).
 PAIRS = {
-    "one channel, im2col": ((4, 10, 10, 1), dict(filters=16, kernel_size=3, padding="same")),
-    "one channel, direct": ((4, 9, 9, 1), dict(filters=6, kernel_size=2)),
-    "channels, im2col": ((5, 11, 11, 6), dict(filters=16, kernel_size=4)),
-    "rgb 3x3": ((3, 10, 10, 3), dict(filters=8, kernel_size=3, padding="same")),
-    "winograd": ((3, 10, 10, 16), dict(filters=16, kernel_size=3, padding="same")),
+    "one channel, im2col": ((4, 10, 10, 1), dict(filters=16, kernel_size=3, padding="same"), 2),
+    "one channel, direct": ((4, 9, 9, 1), dict(filters=6, kernel_size=2), 2),
+    "channels, im2col": ((5, 11, 11, 6), dict(filters=16, kernel_size=4), 2),
+    "rgb 3x3": ((3, 10, 10, 3), dict(filters=8, kernel_size=3, padding="same"), 2),
+    "winograd": ((3, 10, 10, 16), dict(filters=16, kernel_size=3, padding="same"), 2),
+    "3x3 pool": ((3, 12, 12, 4), dict(filters=16, kernel_size=3, padding="same"), 3),
+    "untiled pool": ((3, 11, 11, 4), dict(filters=16, kernel_size=3, padding="same"), 2),
 }
 
 
 def run_pair(case, dtype, activation, use_bias, seed):
     """Everything a Conv2D + MaxPooling2D pair computes: training forward, dL/dx or (first
     layer) none, the gradients, and an inference pass."""
-    shape, config = PAIRS[case]
+    shape, config, pool_size = PAIRS[case]
     rng = np.random.default_rng(seed)
     conv = Conv2D(activation=activation, use_bias=use_bias, dtype=dtype, **config)
-    pool = MaxPooling2D(2, dtype=dtype)
+    pool = MaxPooling2D(pool_size, dtype=dtype)
     x = rng.standard_normal(shape).astype(dtype)
     conv(x)
     conv.set_weights([rng.standard_normal(w.shape).astype(dtype) for w in conv.get_weights()])

@@ -10,6 +10,9 @@ winograd: 3x3 stride-1 convolution by Winograd's F(2x2, 3x3), its readable NumPy
 pool_naive / pool_fast: max and average pooling (`scratchnet.layers.pooling`).
 batchnorm_fast: BatchNormalization's sums (its readable version is in the layer file).
 spin: how the helper threads of `scratchnet.threads` wait briefly without sleeping.
+blas: BLAS's gemm (NumPy's own OpenBLAS) callable from Numba kernels.
+chunks: a chunk of a Conv2D + MaxPooling2D pass as one compiled call (its kernels in order,
+    the product by `blas.gemm`), so that threads do not wait for the GIL between them.
 
 `implementation_switch` makes the `implementation` property with which a layer or an
 optimizer picks between its two versions.

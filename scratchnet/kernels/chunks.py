@@ -31,10 +31,12 @@ def _pool_2x2(y2, n, ho, wo, relu, lowest, with_argmax, out, argmax):
 
 
 @njit(cache=True, nogil=True)
-def _dz_of_pool(dy, argmax, tiled, dz):
-    """dz (n, Ho, Wo, F) from the pool's dy and argmax (pool_fast.max_pool_backward_images)."""
-    if tiled:
-        pool_fast._max_pool_backward_tiled(dy, argmax, 2, 2, dz)
+def _dz_of_pool(dy, argmax, tiles, dz):
+    """dz (n, Ho, Wo, F) from the pool's dy and argmax (pool_fast.max_pool_backward_images;
+    tiles = (kh, kw) of windows that tile dz, as Pooling2D._backward_tiles gives them, or
+    (0, 0))."""
+    if tiles[0] > 0:
+        pool_fast._max_pool_backward_tiled(dy, argmax, tiles[0], tiles[1], dz)
     else:
         n, h, w, c = dz.shape
         pool_fast._max_pool_backward(dy, argmax, dz.reshape(n, h * w, c))
@@ -68,12 +70,22 @@ def gemm_pooled_forward(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, store,
 
 
 @njit(cache=True, nogil=True)
-def gemm_pooled_dw(dy, argmax, tiled, dz, store, transposed, r0, share, db_part):
+def pooled_dz(dy, argmax, tiles, dz, sums, db_part):
+    """`Conv2DFastPaths._backward_fast`'s dz chunk after a fused pooling: dz of the chunk's
+    images from the pool's dy and argmax, and (if sums) its column sums into db_part."""
+    _dz_of_pool(dy, argmax, tiles, dz)
+    if sums:
+        n, ho, wo, f = dz.shape
+        conv_fast.column_sums_kernel(dz.reshape(n * ho * wo, f), db_part)
+
+
+@njit(cache=True, nogil=True)
+def gemm_pooled_dw(dy, argmax, tiles, dz, store, transposed, r0, share, db_part):
     """`Conv2DFastPaths._backward_first_pooled`'s chunk: dz of the chunk's images from the
     pool, its column sums into db_part (float64: the bias gradient) and its share of dw,
     share = cols^T dz (kh*kw*C, F), cols being rows r0.. of the im2col matrix (`store`: cols,
     or cols.T when `transposed`)."""
-    _dz_of_pool(dy, argmax, tiled, dz)
+    _dz_of_pool(dy, argmax, tiles, dz)
     n, ho, wo, f = dz.shape
     rows = n * ho * wo
     dz2 = dz.reshape(rows, f)
@@ -105,6 +117,12 @@ def gemm_dx(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
 
 
 NO_ARGMAX = np.empty((1, 1, 1, 1), np.int32)
+
+
+def pool_tiles(tiles):
+    """A pool's backward tiles (`Pooling2D._backward_tiles`: (kh, kw) or None) as the
+    kernels here take them."""
+    return (0, 0) if tiles is None else (int(tiles[0]), int(tiles[1]))
 
 
 def usable_products(dtype):

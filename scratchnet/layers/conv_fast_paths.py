@@ -193,10 +193,8 @@ class Conv2DFastPaths:
                 return self._backward_first_pooled(np.ascontiguousarray(dy, dtype=self.dtype),
                                                    cache, pool)
             # training pass: the argmax sends each window's gradient straight to dL/dz
-            dz = pool_fast.max_pool_backward(
-                np.ascontiguousarray(dy, dtype=self.dtype), cache.argmax, cache.out_shape,
-                cache.tiles, out=workspace.array("dz", cache.out_shape, self.dtype))
-            return self._backward_fast(dz, cache, False, need_input_grad)
+            return self._backward_fast(None, cache, False, need_input_grad,
+                                       pooled=np.ascontiguousarray(dy, dtype=self.dtype))
         # after an inference pass (nothing kept): the two backward passes, z computed again
         previous = workspace.activate(None)
         try:
@@ -746,8 +744,10 @@ class Conv2DFastPaths:
         return max(1, min(n, 64, max(threads.parts(n, work), cache)))
 
     # ---- backward ---------------------------------------------------------------------
-    def _backward_fast(self, d, cache, relu, need_input_grad):
-        """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz.
+    def _backward_fast(self, d, cache, relu, need_input_grad, pooled=None):
+        """Gradients from d = dL/dy (relu=True: dz = d * (z > 0), fused) or d = dL/dz, or
+        (d None) from `pooled`, dL/d(output of the max pooling fused after this layer) in
+        training: its argmax (cache.argmax) sends each window's gradient to dz.
 
         1. dz and the bias gradient (float64 sums), chunk by chunk of images;
         2. dw2 = cols^T dz2 as two products over the whole batch (each half of dw2's rows),
@@ -768,26 +768,41 @@ class Conv2DFastPaths:
         m = ho * wo
         cols = cache.cols
         if cols is None and not cache.winograd:  # forward ran a direct one-channel kernel
-            if not need_input_grad and cache.direct:
+            if not need_input_grad and cache.direct and pooled is None:
                 return self._backward_direct(d, cache, relu)
             cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
                                     self.dilation_rate)
         dtype = x.dtype
         depth = self.kernel.shape[0] * self.kernel.shape[1] * self.kernel.shape[2]
+        if pooled is not None:
+            d = workspace.array("dz", cache.out_shape, dtype)       # written by dz_chunk
         d2 = d.reshape(-1, filters)
         if relu:
             z2 = cache.z.reshape(-1, filters)
             dz2 = workspace.array("dz", z2.shape, dtype)
         else:
             dz2 = d2
-        if relu or (self.use_bias and trainable):
+        sums = self.use_bias and trainable
+        if relu or sums or pooled is not None:
             # a first layer sums over dw's chunks, as the fused pass does
             pieces = (threads.parts(n, n * m * filters) if need_input_grad or cache.winograd
                       else self._dw_pieces(n, m, depth))
             db_parts = np.zeros((pieces, filters))                   # float64 sums
+            tiles = chunks.pool_tiles(cache.tiles)
+            one_call = pooled is not None and chunks.usable_products(dtype)
 
             def dz_chunk(start, stop, k):
                 r0, r1 = start * m, stop * m
+                if one_call:             # the pool's backward and the sums, one call
+                    chunks.pooled_dz(pooled[start:stop], cache.argmax[start:stop], tiles,
+                                     d[start:stop], sums, db_parts[k])
+                    return
+                if pooled is not None:
+                    pool_fast.max_pool_backward_images(pooled[start:stop],
+                                                       cache.argmax[start:stop],
+                                                       d[start:stop], cache.tiles)
+                    if not sums:
+                        return
                 if relu:
                     conv_fast.relu_backward_kernel(z2[r0:r1], d2[r0:r1], dz2[r0:r1],
                                                    db_parts[k], True)
@@ -795,7 +810,7 @@ class Conv2DFastPaths:
                     conv_fast.column_sums_kernel(dz2[r0:r1], db_parts[k])
 
             threads.run_split(dz_chunk, n, pieces=pieces)
-            if self.use_bias and trainable:
+            if sums:
                 self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
         if cache.winograd:
             return self._winograd_backward(dz2.reshape(cache.out_shape), cache, need_input_grad)
@@ -866,7 +881,7 @@ class Conv2DFastPaths:
 
         def one_call(start, stop, k, share):      # dz_of_chunk and the share, one call
             chunks.gemm_pooled_dw(dy[start:stop], cache.argmax[start:stop],
-                                  cache.tiles is not None, dz[start:stop],
+                                  chunks.pool_tiles(cache.tiles), dz[start:stop],
                                   cols.T if transposed else cols, transposed, start * m,
                                   share, db_parts[k])
 
