@@ -78,14 +78,16 @@ def test_gemm_refuses_what_blas_cannot_take():
 
 # Conv2D + MaxPooling2D(2, 2) pairs whose output the pooling tiles (the one-call paths):
 # one channel by im2col (16+ filters) and by the direct kernel (few filters), several
-# channels, the RGB 3x3 im2col, and Winograd (3x3, 16+ channels and filters); and pools
-# whose backward alone is one call (3x3 windows, or windows that do not tile the output).
+# channels, the RGB 3x3 im2col, and Winograd (3x3, 16+ channels and filters), also with an
+# odd output size (Coursera's 11x11: the last row and column are left out); and pools whose
+# backward alone is one call (3x3 windows, or 2x2 windows over an odd 'same' output).
 PAIRS = {
     "one channel, im2col": ((4, 10, 10, 1), dict(filters=16, kernel_size=3, padding="same"), 2),
     "one channel, direct": ((4, 9, 9, 1), dict(filters=6, kernel_size=2), 2),
     "channels, im2col": ((5, 11, 11, 6), dict(filters=16, kernel_size=4), 2),
     "rgb 3x3": ((3, 10, 10, 3), dict(filters=8, kernel_size=3, padding="same"), 2),
     "winograd": ((3, 10, 10, 16), dict(filters=16, kernel_size=3, padding="same"), 2),
+    "winograd, odd output": ((3, 13, 13, 16), dict(filters=16, kernel_size=3), 2),
     "3x3 pool": ((3, 12, 12, 4), dict(filters=16, kernel_size=3, padding="same"), 3),
     "untiled pool": ((3, 11, 11, 4), dict(filters=16, kernel_size=3, padding="same"), 2),
 }

@@ -7,8 +7,8 @@ kernels/blas.py for the measurements). Here a chunk is ONE `nogil` call: the sam
 in the same order, on the same arrays, with the product by `blas.gemm` (the call that
 np.matmul makes), so the results are the same bits as the Python-driven chunks they
 replace in layers/conv_fast_paths.py (tests/test_conv_pool_fusion.py runs both). Only for
-2x2 max pooling of an output it tiles exactly (the lectures' MaxPooling2D(2, 2) after a
-Conv2D with an even output size); the layer uses the Python-driven chunks otherwise.
+the lectures' MaxPooling2D(2, 2) (`usable`); the layer uses the Python-driven chunks
+otherwise.
 
 Measured (2-core AMD EPYC VM, batch 32, float32, 2 threads, in a workspace as in `fit`,
 ms, medians): Coursera-32's first pair (28x28x1 -> 26x26x32 -> 13x13x32) forward 0.38 ->
@@ -17,7 +17,7 @@ ms, medians): Coursera-32's first pair (28x28x1 -> 26x26x32 -> 13x13x32) forward
 import numpy as np
 from numba import njit
 
-from scratchnet.kernels import blas, conv_fast, pool_fast
+from scratchnet.kernels import blas, conv_fast, pool_fast, winograd
 
 
 @njit(cache=True, nogil=True)
@@ -109,6 +109,18 @@ def direct_pooled_forward(x3, kh, kw, top, left, wt, bias, has_bias, relu, y4, l
 
 
 @njit(cache=True, nogil=True)
+def winograd_pooled_forward(x3, c, top, left, th, tw, total, block, u, bias, has_bias, relu,
+                            y4, v, m, lowest, with_argmax, out, argmax):
+    """The chunk of `Conv2DFastPaths._winograd_forward` with a pool: Winograd's blocks
+    (winograd.convolve_blocks) into y4 (n, Ho, Wo, F), then 2x2 max pooling into out (and
+    argmax)."""
+    winograd.convolve_blocks(x3, c, top, left, th, tw, total, block, u, bias, has_bias, relu,
+                             y4, y4, False, v, m)
+    n, ho, wo, f = y4.shape
+    _pool_2x2(y4.reshape(n * ho * wo, f), n, ho, wo, relu, lowest, with_argmax, out, argmax)
+
+
+@njit(cache=True, nogil=True)
 def gemm_dx(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
     """`Conv2DFastPaths._backward_fast`'s dL/dx chunk: dcols = dz2 w2^T, then col2im into
     the chunk's images dx3 (zeroed first)."""
@@ -132,11 +144,13 @@ def usable_products(dtype):
 
 
 def usable(pool, y_shape, dtype, need_blas):
-    """True when a layer may run its chunks through this module: 2x2 windows that tile the
-    convolution's output exactly, float32 or float64, and BLAS callable from Numba where a
-    product is involved (off as a whole with `blas.set_enabled(False)`)."""
+    """True when a layer may run its chunks through this module: 2x2 windows, stride 2, no
+    padding (the lectures' MaxPooling2D(2, 2): an odd last row or column is left out, as
+    in Keras, and pool_fast._max_pool_forward_2x2 reads only the cells of the windows),
+    float32 or float64, and BLAS callable from Numba where a product is involved (off as a
+    whole with `blas.set_enabled(False)`)."""
     pads, out_hw = pool._window(y_shape)
-    return (tuple(pool.pool_size) == (2, 2)
-            and pool_fast.tiles_exactly(y_shape, pool.pool_size, pool.strides, pads, out_hw)
+    return (tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
+            and tuple(pads) == (0, 0) and tuple(out_hw) == (y_shape[1] // 2, y_shape[2] // 2)
             and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
             and (blas.available() if need_blas else blas.enabled()))

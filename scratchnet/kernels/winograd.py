@@ -442,6 +442,23 @@ def block_tiles(width, dtype, total=None):
     return -(-total // -(-total // most))
 
 
+def block_plan(y_shape, c, dtype, scratch):
+    """How `convolve_images` cuts images whose output is y_shape (count, Ho, Wo, F) into
+    blocks: (tiles down, tiles across, tiles in all, tiles per block, the V and M buffers
+    from scratch)."""
+    count, ho, wo, f = y_shape
+    th, tw = tiles((ho, wo))
+    total = count * th * tw
+    block = block_tiles(max(c, f), dtype, total)
+    return (th, tw, total, block, scratch("winograd v", (16, block, c)),
+            scratch("winograd m", (16, block, f)))
+
+
+def one_call(total, block):
+    """True when a chunk's blocks may run as one compiled call (`convolve_blocks`)."""
+    return blas.available() and _blocks_of_two(total, block)
+
+
 def _blocks_of_two(total, block):
     """True when every block has 2+ tiles: then each product has 2+ rows and columns, and
     `blas.gemm` gives np.matmul's bits (see there)."""
@@ -453,13 +470,8 @@ def convolve_images(x3, c, top, left, u, bias, has_bias, relu, z, y, write_z, sc
     (count, Ho, Wo, F), with u = kernel_transform(kernel); block by block of tiles, the
     blocks' buffers from scratch(name, shape). As one compiled call (`convolve_blocks`)
     where Numba may call BLAS (`blas.available()`), else the same steps from Python."""
-    count, ho, wo, f = y.shape
-    th, tw = tiles((ho, wo))
-    total = count * th * tw
-    block = block_tiles(max(c, f), x3.dtype, total)
-    v = scratch("winograd v", (16, block, c))
-    m = scratch("winograd m", (16, block, f))
-    if blas.available() and _blocks_of_two(total, block):
+    th, tw, total, block, v, m = block_plan(y.shape, c, x3.dtype, scratch)
+    if one_call(total, block):
         convolve_blocks(x3, c, top, left, th, tw, total, block, u, bias, has_bias, relu, z, y,
                         write_z, v, m)
         return
@@ -501,7 +513,7 @@ def gradients_of_images(x3, c, top, left, dz, u, s, dx3, scratch):
     if dx3 is not None:
         dv = scratch("winograd dv", (16, block, c))
         u_t = u.transpose(0, 2, 1)                     # U^T per position: (F, C)
-    if blas.available() and _blocks_of_two(total, block):
+    if one_call(total, block):
         nothing = np.empty((1, 1, 1), x3.dtype)
         gradient_blocks(x3, c, top, left, dz, th, tw, total, block, u if dx3 is not None
                         else nothing, np.empty((1, 1, 1)) if s is None else s, s is not None,

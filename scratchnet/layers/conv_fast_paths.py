@@ -523,9 +523,19 @@ class Conv2DFastPaths:
             pool_pads, pooled_hw, out, argmax = _pooled_outputs(pool, y_shape, dtype, training)
             pieces = self._pieces(n, ho * wo, filters, dtype)
             per_chunk = -(-n // pieces)
+            usable = chunks.usable(pool, y_shape, dtype, True)
+            lowest = np.finfo(dtype).min
 
             def pooled_chunk(start, stop, _):
                 y4 = scratch("conv y", (per_chunk, ho, wo, filters))[:stop - start]
+                th, tw, total, block, v, m = winograd.block_plan(y4.shape, c, dtype, scratch)
+                if usable and winograd.one_call(total, block):     # one call (chunks.py)
+                    chunks.winograd_pooled_forward(
+                        x3[start:stop], c, top, left, th, tw, total, block, u, bias,
+                        self.use_bias, relu, y4, v, m, lowest, training,
+                        out[start:stop], chunks.NO_ARGMAX if argmax is None
+                        else argmax[start:stop])
+                    return
                 winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
                                          relu, y4, y4, False, scratch)
                 arg = None if argmax is None else argmax[start:stop]
