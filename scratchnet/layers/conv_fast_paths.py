@@ -466,7 +466,7 @@ class Conv2DFastPaths:
         kh, kw = self.kernel.shape[:2]
         pieces = self._pieces(n, ho * wo, kh * kw, x.dtype, backward=True)
         per_chunk = -(-n // pieces)
-        acc = np.zeros((pieces, kh * kw, filters, wo), x.dtype)
+        acc = np.zeros((pieces, kh * kw, filters))
         db_parts = np.zeros((pieces, filters))
         x3 = x.reshape(x.shape[:3])
 
@@ -932,9 +932,8 @@ class Conv2DFastPaths:
 
     def _add_direct_grads(self, acc, db_parts, dtype):
         """dL/dw and dL/db from conv1ch_rows_dw_kernel's per-chunk sums (acc: (chunks,
-        kh*kw, F, Wo), db_parts: (chunks, F), float64), added in chunk order."""
-        self.add_grad(0, acc.sum(axis=(0, 3), dtype=np.float64).reshape(
-            self.kernel.shape).astype(dtype))
+        kh*kw, F), db_parts: (chunks, F), float64), added in chunk order."""
+        self.add_grad(0, acc.sum(axis=0).reshape(self.kernel.shape).astype(dtype))
         if self.use_bias:
             self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
 
@@ -946,7 +945,7 @@ class Conv2DFastPaths:
         n, ho, wo, filters = z.shape
         kh, kw = self.kernel.shape[:2]
         pieces = self._pieces(n, ho * wo, kh * kw, x.dtype, backward=True)
-        acc = np.zeros((pieces, kh * kw, filters, wo), x.dtype)
+        acc = np.zeros((pieces, kh * kw, filters))
         db_parts = np.zeros((pieces, filters))
         x3, d4 = x.reshape(x.shape[:3]), d.reshape(z.shape)
 
