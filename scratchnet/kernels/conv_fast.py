@@ -252,6 +252,23 @@ def col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3, zero
 
 
 @njit(cache=True, nogil=True)
+def _padded_plane(image, top, left, wp, rows, xp):
+    """xp[r*wp + c] = image[r - top, c - left], 0 outside the image (H, W), for `rows` rows
+    of wp: one image zero-padded and laid out flat, as the one-channel kernels read it."""
+    h, w = image.shape
+    for r in range(rows):
+        src_row = r - top
+        row = xp[r * wp:(r + 1) * wp]
+        if src_row < 0 or src_row >= h:
+            row[:] = 0
+            continue
+        src = image[src_row]
+        for c in range(wp):
+            col = c - left
+            row[c] = src[col] if 0 <= col < w else 0
+
+
+@njit(cache=True, nogil=True)
 def conv1ch_rows_kernel(x3, kh, kw, top, left, wt, bias, has_bias, relu, write_z, z, y):
     """Direct convolution of ONE-channel images with FEW filters (LeNet's first layer),
     stride 1, no dilation: x3 (n, H, W); wt (F, kh*kw), the kernel transposed; fills
@@ -276,16 +293,7 @@ def conv1ch_rows_kernel(x3, kh, kw, top, left, wt, bias, has_bias, relu, write_z
     xp = np.zeros((ho + kh - 1) * wp + kw, x3.dtype)   # (+ kw: the last run's overhang)
     acc = np.empty((f, span), x3.dtype)
     for b in range(n):
-        for r in range(ho + kh - 1):                   # the padded plane, row by row
-            src_row = r - top
-            row = xp[r * wp:(r + 1) * wp]
-            if src_row < 0 or src_row >= h:
-                row[:] = 0
-                continue
-            src = x3[b, src_row]
-            for c in range(wp):
-                col = c - left
-                row[c] = src[col] if 0 <= col < w else 0
+        _padded_plane(x3[b], top, left, wp, ho + kh - 1, xp)
         acc[:] = 0
         for i in range(kh):
             for j in range(kw):
@@ -339,16 +347,7 @@ def conv1ch_rows_dw_kernel(x3, kh, kw, top, left, z, d, relu, acc, db):
     sums = np.zeros(f)
     zero = np.zeros(1, x3.dtype)[0]
     for b in range(n):
-        for r in range(ho + kh - 1):                   # the padded plane, row by row
-            src_row = r - top
-            row = xp[r * wp:(r + 1) * wp]
-            if src_row < 0 or src_row >= h:
-                row[:] = 0
-                continue
-            src = x3[b, src_row]
-            for c in range(wp):
-                col = c - left
-                row[c] = src[col] if 0 <= col < w else 0
+        _padded_plane(x3[b], top, left, wp, ho + kh - 1, xp)
         for p in range(ho):                            # dz, one plane per filter
             for q in range(wo):
                 for k in range(f):
