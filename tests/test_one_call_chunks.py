@@ -9,6 +9,9 @@ threads into many small chunks, and must agree exactly: forward, argmax (through
 every gradient, inference, and a few steps of `fit` of the lecture CNNs.
 """
 import contextlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,6 +45,14 @@ def test_numpy_wheels_blas_is_callable_from_numba():
     if blas._numpy_openblas() is None:
         pytest.skip("NumPy here is not built on its bundled OpenBLAS")
     assert blas.available()
+
+
+def test_the_environment_can_turn_blas_from_numba_off():
+    code = "from scratchnet.kernels import blas; print(blas.available())"
+    env = dict(os.environ, SCRATCHNET_NUMBA_BLAS="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @needs_blas

@@ -128,9 +128,10 @@ class Conv2DFastPaths:
                 x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]))
 
     def _one_call_chunks(self, pool, y_shape, dtype, direct):
-        """True when this pass runs each chunk as one compiled call (kernels/chunks.py): an
-        output that the 2x2 pooling after it tiles exactly, and BLAS callable from Numba
-        unless the direct one-channel kernel needs no product."""
+        """True when this pass runs each chunk as one compiled call (kernels/chunks.py): the
+        lectures' MaxPooling2D(2, 2) after it (`chunks.usable`), 2+ filters (so that each
+        product has 2+ columns: see blas.gemm), and BLAS callable from Numba unless the
+        direct one-channel kernel makes no product."""
         return y_shape[3] >= 2 and chunks.usable(pool, y_shape, dtype, not direct)
 
     def _direct_weights(self):
