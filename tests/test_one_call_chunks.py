@@ -19,7 +19,7 @@ from hypothesis import given, strategies as st
 
 from scratchnet import lecture_models
 from scratchnet import keras as K
-from scratchnet.kernels import blas
+from scratchnet.kernels import blas, chunks, winograd
 from scratchnet.layers import conv_fast_paths
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.pooling import MaxPooling2D
@@ -104,6 +104,28 @@ PAIRS = {
 }
 
 
+# The one-call kernels the layers call from Python (winograd.convolve_blocks is also called
+# from compiled code, which a Python wrapper must not replace).
+ONE_CALLS = ((chunks, ("gemm_pooled_forward", "direct_pooled_forward", "winograd_pooled_forward",
+                       "gemm_pooled_dw", "pooled_dz", "gemm_dx")),
+             (winograd, ("gradient_blocks",)))
+
+
+def count_one_calls(patch):
+    """Count the calls of the one-call kernels from now on (a dict, filled as they run)."""
+    counts = {}
+    for module, names in ONE_CALLS:
+        for name in names:
+            kernel = getattr(module, name)
+
+            def counted(*args, _kernel=kernel, _name=name):
+                counts[_name] = counts.get(_name, 0) + 1
+                return _kernel(*args)
+
+            patch.setattr(module, name, counted)
+    return counts
+
+
 def run_pair(case, dtype, activation, use_bias, seed):
     """Everything a Conv2D + MaxPooling2D pair computes: training forward, dL/dx or (first
     layer) none, the gradients, and an inference pass."""
@@ -133,11 +155,15 @@ def run_pair(case, dtype, activation, use_bias, seed):
        seed=st.integers(0, 2**32 - 1))
 def test_one_call_chunks_give_the_bits_of_python_driven_chunks(case, dtype, split, activation,
                                                                 use_bias, seed):
-    runs = {}
+    runs, calls = {}, {}
     for flag in (False, True):
         with one_call(flag), chunking(split), pytest.MonkeyPatch.context() as patch:
             patch.setattr(conv_fast_paths, "WINOGRAD_MIN_WORK", 0)
+            calls[flag] = count_one_calls(patch)
             runs[flag] = run_pair(case, dtype, activation, use_bias, seed)
+    assert sum(calls[False].values()) == 0
+    if blas.available():                   # the one-call side really ran one-call chunks
+        assert sum(calls[True].values()) > 0, calls[True]
     assert runs[False].keys() == runs[True].keys()
     for name, value in runs[False].items():
         if value is None:
