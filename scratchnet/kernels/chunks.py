@@ -145,7 +145,7 @@ def pool_tiles(tiles):
 def usable_products(dtype):
     """True when chunks with a product may run as one call: float32 or float64, BLAS
     callable from Numba (`blas.available()`: off with `blas.set_enabled(False)`)."""
-    return np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)) and blas.available()
+    return np.dtype(dtype) in conv_fast._FLOATS and blas.available()
 
 
 def usable(pool, y_shape, dtype, need_blas):
@@ -157,5 +157,5 @@ def usable(pool, y_shape, dtype, need_blas):
     pads, out_hw = pool._window(y_shape)
     return (tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
             and tuple(pads) == (0, 0) and tuple(out_hw) == (y_shape[1] // 2, y_shape[2] // 2)
-            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
-            and (blas.available() if need_blas else blas.enabled()))
+            and (usable_products(dtype) if need_blas
+                 else np.dtype(dtype) in conv_fast._FLOATS and blas.enabled()))

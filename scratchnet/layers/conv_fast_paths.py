@@ -134,6 +134,13 @@ class Conv2DFastPaths:
         direct one-channel kernel makes no product."""
         return y_shape[3] >= 2 and chunks.usable(pool, y_shape, dtype, not direct)
 
+    def _im2col_kind(self, x3, geo):
+        """(transposed, rgb3x3): how im2col lays out this layer's matrix (one channel:
+        transposed) and whether the 3x3 RGB kernel writes it (conv_fast.fill_cols)."""
+        channels = self.kernel.shape[2]
+        transposed = conv_fast.cols_transposed(channels)
+        return transposed, not transposed and conv_fast.rgb3x3_applies(x3, channels, geo)
+
     def _direct_weights(self):
         """The kernel as (F, kh*kw), as conv_fast.conv1ch_rows_kernel takes it."""
         kh, kw, _, filters = self.kernel.shape
@@ -314,8 +321,7 @@ class Conv2DFastPaths:
 
         one_call = (pool is not None and not pointwise
                     and self._one_call_chunks(pool, y_shape, x.dtype, direct))
-        transposed = conv_fast.cols_transposed(kshape[2])
-        rgb3x3 = not transposed and conv_fast.rgb3x3_applies(x3, kshape[2], geo)
+        transposed, rgb3x3 = self._im2col_kind(x3, geo)
         wt = self._direct_weights() if direct and one_call else None
         lowest = np.finfo(x.dtype).min
 
@@ -392,8 +398,7 @@ class Conv2DFastPaths:
         pieces = self._pieces(n, rows, depth + filters, x.dtype)
         per_chunk = -(-n // pieces)
         one_call = not pointwise and self._one_call_chunks(pool, y_shape, x.dtype, False)
-        transposed = conv_fast.cols_transposed(kshape[2])
-        rgb3x3 = not transposed and conv_fast.rgb3x3_applies(x3, kshape[2], geo)
+        transposed, rgb3x3 = self._im2col_kind(x3, geo)
         lowest = np.finfo(x.dtype).min
 
         def chunk(start, stop, _):
@@ -529,14 +534,16 @@ class Conv2DFastPaths:
 
             def pooled_chunk(start, stop, _):
                 y4 = scratch("conv y", (per_chunk, ho, wo, filters))[:stop - start]
-                th, tw, total, block, v, m = winograd.block_plan(y4.shape, c, dtype, scratch)
-                if usable and winograd.one_call(total, block):     # one call (chunks.py)
-                    chunks.winograd_pooled_forward(
-                        x3[start:stop], c, top, left, th, tw, total, block, u, bias,
-                        self.use_bias, relu, y4, v, m, lowest, training,
-                        out[start:stop], chunks.NO_ARGMAX if argmax is None
-                        else argmax[start:stop])
-                    return
+                if usable:                   # one call per chunk (chunks.py) when it may
+                    th, tw, total, block, v, m = winograd.block_plan(y4.shape, c, dtype,
+                                                                     scratch)
+                    if winograd.one_call(total, block):
+                        chunks.winograd_pooled_forward(
+                            x3[start:stop], c, top, left, th, tw, total, block, u, bias,
+                            self.use_bias, relu, y4, v, m, lowest, training,
+                            out[start:stop], chunks.NO_ARGMAX if argmax is None
+                            else argmax[start:stop])
+                        return
                 winograd.convolve_images(x3[start:stop], c, top, left, u, bias, self.use_bias,
                                          relu, y4, y4, False, scratch)
                 arg = None if argmax is None else argmax[start:stop]
