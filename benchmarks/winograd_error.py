@@ -1,12 +1,14 @@
 """How far Winograd's float32 results fall from the exact convolution: F(2x2, 3x3), which
-Conv2D runs, and F(4x4, 3x3), which it does not (scratchnet/kernels/winograd.py).
+Conv2D runs, and F(4x4, 3x3) and F(2x2, 5x5), which it does not (scratchnet/kernels/
+winograd.py).
 
     python benchmarks/winograd_error.py [--seed 0] [--out DIR]
 
-For 3x3 layers of the lecture networks' sizes (ReLU outputs as inputs, He-scaled kernels,
-random dz), the readable versions `winograd.forward_numpy` / `backward_numpy` run in float32
-with each algorithm's matrices; the reference is the float64 direct convolution (im2col +
-GEMM, `conv_fast`). For forward, dL/dx and dL/dw it reports the largest error, the largest
+For 3x3 and 5x5 layers of the lecture networks' sizes (ReLU outputs as inputs, He-scaled
+kernels, random dz), the readable versions `winograd.forward_numpy` / `backward_numpy` run in
+float32 with each algorithm's matrices; the reference is the float64 direct convolution
+(im2col + GEMM, `conv_fast`). The 5x5 layer also shows the float32 direct convolution
+(`conv_fast`, what Conv2D runs there) against the same reference. For forward, dL/dx and dL/dw it reports the largest error, the largest
 value, and the share of entries outside the float32 parity tolerance of tests/tolerances.py
 (|a - b| <= ATOL + RTOL |b|) -- the rule every parity test applies against TensorFlow, whose
 own float32 convolution lands next to the exact one. JSON and Markdown go to
@@ -29,15 +31,18 @@ from bench import write_atomically  # noqa: E402
 from scratchnet.kernels import conv_fast, winograd  # noqa: E402
 from tolerances import tolerance  # noqa: E402
 
-# (name, batch, height, width, channels, filters, padding)
+# (name, batch, height, width, channels, filters, padding, kernel size)
 LAYERS = [
-    ("Coursera CNN, second Conv2D", 8, 13, 13, 64, 64, "valid"),
-    ("Coursera CNN (32 filters), second Conv2D", 8, 13, 13, 32, 32, "valid"),
-    ("horse-or-human 150x150, second Conv2D", 2, 74, 74, 16, 32, "valid"),
-    ("horse-or-human 150x150, third Conv2D", 2, 36, 36, 32, 64, "valid"),
-    ("a 'same' layer", 4, 16, 16, 32, 32, "same"),
+    ("Coursera CNN, second Conv2D", 8, 13, 13, 64, 64, "valid", 3),
+    ("Coursera CNN (32 filters), second Conv2D", 8, 13, 13, 32, 32, "valid", 3),
+    ("horse-or-human 150x150, second Conv2D", 2, 74, 74, 16, 32, "valid", 3),
+    ("horse-or-human 150x150, third Conv2D", 2, 36, 36, 32, 64, "valid", 3),
+    ("a 'same' layer", 4, 16, 16, 32, 32, "same", 3),
+    ("Python-ML CNN, second Conv2D", 16, 12, 12, 32, 64, "valid", 5),
 ]
-ALGORITHMS = {"F(2x2, 3x3)": winograd.F2x2, "F(4x4, 3x3)": winograd.F4x4}
+# per kernel size; None: the float32 direct convolution (im2col + GEMM)
+ALGORITHMS = {3: {"F(2x2, 3x3)": winograd.F2x2, "F(4x4, 3x3)": winograd.F4x4},
+              5: {"F(2x2, 5x5)": winograd.F2x2_5x5, "direct (im2col + GEMM)": None}}
 
 
 def exact(x, kernel, dz, pads):
@@ -60,19 +65,25 @@ def compare(actual, expected):
 def measure(seed):
     rng = np.random.default_rng(seed)
     rows = []
-    for name, n, h, w, c, f, padding in LAYERS:
-        pads = ((1, 1), (1, 1)) if padding == "same" else ((0, 0), (0, 0))
-        ho, wo = (h, w) if padding == "same" else (h - 2, w - 2)
+    for name, n, h, w, c, f, padding, k in LAYERS:
+        half = k // 2
+        pads = ((half, half), (half, half)) if padding == "same" else ((0, 0), (0, 0))
+        ho, wo = (h, w) if padding == "same" else (h - k + 1, w - k + 1)
         x = np.maximum(rng.standard_normal((n, h, w, c)), 0).astype(np.float32)
-        kernel = (rng.standard_normal((3, 3, c, f)) * np.sqrt(2 / (9 * c))).astype(np.float32)
+        kernel = (rng.standard_normal((k, k, c, f)) * np.sqrt(2 / (k * k * c))).astype(
+            np.float32)
         dz = (rng.standard_normal((n, ho, wo, f)) * 1e-2).astype(np.float32)
         reference = exact(x, kernel, dz, pads)
-        for algorithm, matrices in ALGORITHMS.items():
-            z = winograd.forward_numpy(x, kernel, pads, matrices)
-            dx, dw = winograd.backward_numpy(x, kernel, dz, pads, matrices)
+        for algorithm, matrices in ALGORITHMS[k].items():
+            if matrices is None:
+                z, _ = conv_fast.conv2d_forward(x, kernel, None, (1, 1), pads, (1, 1))
+                dx, dw, _ = conv_fast.conv2d_backward(x, kernel, dz, (1, 1), pads, (1, 1))
+            else:
+                z = winograd.forward_numpy(x, kernel, pads, matrices)
+                dx, dw = winograd.backward_numpy(x, kernel, dz, pads, matrices)
             for what, actual, expected in zip(("forward", "dL/dx", "dL/dw"), (z, dx, dw),
                                               reference):
-                rows.append({"layer": name, "shape": f"{n}x{h}x{w}x{c} -> {f}",
+                rows.append({"layer": name, "shape": f"{n}x{h}x{w}x{c} -> {f}, {k}x{k}",
                              "algorithm": algorithm, "what": what,
                              **compare(actual, expected)})
     return rows

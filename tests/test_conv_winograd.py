@@ -40,31 +40,35 @@ def winograd_from(min_work):
 
 
 @st.composite
-def cases(draw, dtype):
+def cases(draw, dtype, size=3):
     batch = draw(st.integers(1, 4))
-    height, width = draw(st.integers(3, 12)), draw(st.integers(3, 12))
+    height, width = draw(st.integers(size, 12)), draw(st.integers(size, 12))
     channels, filters = draw(st.integers(1, 5)), draw(st.integers(1, 6))
     padding = draw(st.sampled_from(("valid", "same")))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    out = (height, width) if padding == "same" else (height - 2, width - 2)
-    shapes = dict(x=(batch, height, width, channels), kernel=(3, 3, channels, filters),
+    out = (height, width) if padding == "same" else (height - size + 1, width - size + 1)
+    shapes = dict(x=(batch, height, width, channels), kernel=(size, size, channels, filters),
                   bias=(filters,), dy=(batch, *out, filters))
     if dtype == "float64":
         arrays = {k: rng.standard_normal(s) for k, s in shapes.items()}
     else:
         arrays = {k: rng.integers(-8, 9, s) / (16 if k == "kernel" else 8)
                   for k, s in shapes.items()}
-    return dict(dtype=dtype, filters=filters, kernel_size=(3, 3), padding=padding,
+    return dict(dtype=dtype, filters=filters, kernel_size=(size, size), padding=padding,
                 activation=draw(st.sampled_from((None, "relu"))), use_bias=True,
                 **{k: a.astype(dtype) for k, a in arrays.items()})
 
 
-@pytest.mark.parametrize("matrices", ("F2x2", "F4x4"))
-@given(case=cases("float64"))
-def test_the_readable_version_equals_the_naive_convolution(matrices, case):
-    """F(2x2, 3x3), which Conv2D runs, and F(4x4, 3x3), kept in the readable version only."""
+@pytest.mark.parametrize("matrices", ("F2x2", "F4x4", "F2x2_5x5"))
+@given(data=st.data())
+def test_the_readable_version_equals_the_naive_convolution(matrices, data):
+    """F(2x2, 3x3), which Conv2D runs, and F(4x4, 3x3) and F(2x2, 5x5), kept in the
+    readable version only."""
     matrices = getattr(winograd, matrices)
-    pads = ((1, 1), (1, 1)) if case["padding"] == "same" else ((0, 0), (0, 0))
+    size = matrices[1].shape[1]                        # G's columns: the kernel size
+    case = data.draw(cases("float64", size))
+    half = size // 2
+    pads = ((half, half), (half, half)) if case["padding"] == "same" else ((0, 0), (0, 0))
     x, kernel, dz = case["x"], case["kernel"], case["dy"]
     z = winograd.forward_numpy(x, kernel, pads, matrices)
     expected = conv_naive.conv2d_forward(x, kernel, None, (1, 1), pads, (1, 1))
@@ -154,19 +158,27 @@ def test_which_convolutions_use_winograd():
 
 
 def test_float32_error_keeps_conv2d_on_f2x2(monkeypatch):
-    """Why Conv2D runs F(2x2, 3x3) and not F(4x4, 3x3): on the Coursera CNN's second layer,
-    float32 F(2x2, 3x3) keeps every forward, dL/dx and dL/dw entry inside the float32 parity
-    tolerance of the exact convolution, F(4x4, 3x3) does not (benchmarks/winograd_error.py)."""
+    """Why Conv2D runs F(2x2, 3x3) and not F(4x4, 3x3), nor F(2x2, 5x5) for 5x5 kernels: on
+    the Coursera CNN's second layer, float32 F(2x2, 3x3) keeps every forward, dL/dx and dL/dw
+    entry inside the float32 parity tolerance of the exact convolution, F(4x4, 3x3) does not;
+    on the Python-ML CNN's 5x5 layer the direct float32 convolution does, F(2x2, 5x5) does not
+    (benchmarks/winograd_error.py)."""
     import os
     import sys
     monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     sys.modules.pop("winograd_error", None)
     import winograd_error
-    monkeypatch.setattr(winograd_error, "LAYERS", winograd_error.LAYERS[:1])
+    layers = [winograd_error.LAYERS[0]] + [
+        layer for layer in winograd_error.LAYERS if layer[-1] == 5]
+    assert len(layers) == 2
+    monkeypatch.setattr(winograd_error, "LAYERS", layers)
     rows = winograd_error.measure(seed=0)
     outside = {(r["algorithm"], r["what"]): r["outside"] for r in rows}
-    assert all(outside[("F(2x2, 3x3)", what)] == 0 for what in ("forward", "dL/dx", "dL/dw"))
+    passes = ("forward", "dL/dx", "dL/dw")
+    assert all(outside[("F(2x2, 3x3)", what)] == 0 for what in passes)
     assert outside[("F(4x4, 3x3)", "forward")] > 0
+    assert all(outside[("direct (im2col + GEMM)", what)] == 0 for what in passes)
+    assert outside[("F(2x2, 5x5)", "forward")] > 0
 
 
 @pytest.mark.parametrize("padding", ("valid", "same"))

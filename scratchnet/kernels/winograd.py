@@ -100,6 +100,21 @@ A_T_4 = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
                   [0, 1, -1, 8, -8, 1]], np.float64)
 F4x4 = (B_T_4, G_4, A_T_4)
 
+# F(2x2, 5x5): 2x2 outputs of a 5x5 kernel from 6x6 tiles, 36 multiplications instead of 100
+# (2.8x fewer), from the same points as F(4x4, 3x3) -- so the same B^T -- with G (6x5) and
+# A^T (2x6) for r = 5 (Lavin & Gray's construction). The Python-ML CNN's second Conv2D
+# (12x12x32 -> 64, 5x5) is the lecture layer it would serve. Only in the readable version,
+# like F(4x4, 3x3) and for the same reason: on that layer (benchmarks/winograd_error.py)
+# forward's largest error is 1.3e-5 and 0.21% of the outputs fall outside the float32
+# tolerance, where the direct float32 convolution keeps every entry inside (largest error
+# 1.8e-6). Other points (0, 1, -1, 2, -1/2) gave 0.07% outside: still too many.
+G_5 = np.array([[1 / 4, 0, 0, 0, 0], [-1 / 6, -1 / 6, -1 / 6, -1 / 6, -1 / 6],
+                [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3], [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3],
+                [0, 0, 0, 0, 1]], np.float64)
+A_T_5 = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]], np.float64)
+F2x2_5x5 = (B_T_4, G_5, A_T_5)
+
 
 def applies(kernel_shape, strides, dilation):
     """True for the convolutions F(2x2, 3x3) computes: a 3x3 kernel, stride 1, dilation 1."""
@@ -129,21 +144,23 @@ def weight_gradient(s, dtype):
 
 
 # ---------------------------------------------------------------- the readable version
-# `matrices` = (B^T, G, A^T): F2x2 (the default) or F4x4; m = A^T's rows outputs per tile
-# side, from tiles of alpha = m + 2 inputs (B^T's size).
-def _input_tiles(x, pads, out_hw, m=2):
-    """The (m+2)x(m+2) input tile of every mxm output block: (n, tile rows, tile cols,
-    m+2, m+2, C), zeros beyond the image."""
+# `matrices` = (B^T, G, A^T): F2x2 (the default), F4x4 or F2x2_5x5; m = A^T's rows outputs
+# per tile side, for an r x r kernel (G's columns), from tiles of alpha = m + r - 1 inputs
+# (B^T's size).
+def _input_tiles(x, pads, out_hw, m=2, r=3):
+    """The alpha x alpha input tile (alpha = m + r - 1) of every m x m output block:
+    (n, tile rows, tile cols, alpha, alpha, C), zeros beyond the image."""
     (top, _), (left, _) = pads
+    alpha = m + r - 1
     th, tw = -(-out_hw[0] // m), -(-out_hw[1] // m)
     n, h, w, c = x.shape
-    xp = np.zeros((n, m * th + 2, m * tw + 2, c), x.dtype)
-    rows, cols = min(h, m * th + 2 - top), min(w, m * tw + 2 - left)
+    xp = np.zeros((n, m * th + r - 1, m * tw + r - 1, c), x.dtype)
+    rows, cols = min(h, m * th + r - 1 - top), min(w, m * tw + r - 1 - left)
     xp[:, top:top + rows, left:left + cols] = x[:, :rows, :cols]
-    d = np.empty((n, th, tw, m + 2, m + 2, c), x.dtype)
+    d = np.empty((n, th, tw, alpha, alpha, c), x.dtype)
     for i in range(th):
         for j in range(tw):
-            d[:, i, j] = xp[:, m * i:m * i + m + 2, m * j:m * j + m + 2]
+            d[:, i, j] = xp[:, m * i:m * i + alpha, m * j:m * j + alpha]
     return d
 
 
@@ -152,11 +169,11 @@ def forward_numpy(x, kernel, pads, matrices=F2x2):
     taken in the transformed domain."""
     b_t, g_mat, a_t = matrices
     b_t, a_t = b_t.astype(x.dtype), a_t.astype(x.dtype)        # small integers: exact
-    m = a_t.shape[0]
+    m, r = a_t.shape[0], g_mat.shape[1]
     n, h, w, _ = x.shape
     (top, bottom), (left, right) = pads
-    out_hw = (h + top + bottom - 2, w + left + right - 2)
-    d = _input_tiles(x, pads, out_hw, m)
+    out_hw = (h + top + bottom - r + 1, w + left + right - r + 1)
+    d = _input_tiles(x, pads, out_hw, m, r)
     v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, d, b_t)          # B^T d B per tile, channel
     u = np.einsum("ai,ijcf,bj->abcf", g_mat, kernel.astype(np.float64),
                   g_mat).astype(x.dtype)                        # G g G^T (float64, rounded)
@@ -171,7 +188,8 @@ def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
     """(dL/dx, dL/dw) for z = conv(x, kernel) and dz = dL/dz, by the transposed transforms."""
     b_t, g_mat, a_t = matrices
     b_t, a_t = b_t.astype(x.dtype), a_t.astype(x.dtype)
-    m = a_t.shape[0]
+    m, r = a_t.shape[0], g_mat.shape[1]
+    alpha = m + r - 1
     n, ho, wo, f = dz.shape
     th, tw = -(-ho // m), -(-wo // m)
     g = np.zeros((n, m * th, m * tw, f), dz.dtype)
@@ -184,14 +202,14 @@ def backward_numpy(x, kernel, dz, pads, matrices=F2x2):
     dd = np.einsum("ra,ntqabc,sb->ntqrsc", b_t.T, dv, b_t.T)            # B dV B^T
     (top, _), (left, _) = pads
     h, w = x.shape[1:3]
-    dxp = np.zeros((n, m * th + 2, m * tw + 2, x.shape[3]), x.dtype)    # padded dL/dx
+    dxp = np.zeros((n, m * th + r - 1, m * tw + r - 1, x.shape[3]), x.dtype)  # padded dL/dx
     for i in range(th):
         for j in range(tw):                                             # tiles overlap: add
-            dxp[:, m * i:m * i + m + 2, m * j:m * j + m + 2] += dd[:, i, j]
-    rows, cols = min(h, m * th + 2 - top), min(w, m * tw + 2 - left)
+            dxp[:, m * i:m * i + alpha, m * j:m * j + alpha] += dd[:, i, j]
+    rows, cols = min(h, m * th + r - 1 - top), min(w, m * tw + r - 1 - left)
     dx = np.zeros_like(x)
     dx[:, :rows, :cols] = dxp[:, top:top + rows, left:left + cols]
-    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, _input_tiles(x, pads, (ho, wo), m), b_t)
+    v = np.einsum("ar,ntqrsc,bs->ntqabc", b_t, _input_tiles(x, pads, (ho, wo), m, r), b_t)
     s = np.einsum("ntqabc,ntqabf->abcf", v.astype(np.float64),
                   zt.astype(np.float64))                   # summed over tiles, in float64
     dw = np.einsum("ai,abcf,bj->ijcf", g_mat, s, g_mat).astype(x.dtype)        # G^T S G
