@@ -238,11 +238,23 @@ def test_buffers_are_reused_per_call_but_outputs_are_fresh():
         y2, cache2 = layer.forward(x2, training=True)
     finally:
         workspace.activate(previous)
-    assert cache2.cols is cache1.cols and np.shares_memory(y1, y2)   # the call's buffers
+    assert np.shares_memory(cache2.z, cache1.z) and np.shares_memory(y1, y2)  # reused
+    assert cache1.cols is None          # two channels: backward makes the im2col again
     assert not np.array_equal(y1_copy, y2)
     y3, cache3 = layer.forward(x1, training=True)      # no workspace: all new
-    assert not np.shares_memory(y3, y2) and not np.shares_memory(cache3.cols, cache1.cols)
+    assert not np.shares_memory(y3, y2) and not np.shares_memory(cache3.z, cache1.z)
     np.testing.assert_array_equal(y3, y1_copy)
+    one = Conv2D(16, 3, padding="same", activation="relu", dtype="float64")  # one channel:
+    x4 = rng.standard_normal((2, 6, 6, 1))                                   # cols kept
+    one(x4)
+    previous = workspace.activate(ws)
+    try:
+        _, cache4 = one.forward(x4, training=True)
+        _, cache5 = one.forward(x4, training=True)
+    finally:
+        workspace.activate(previous)
+    assert cache4.cols is not None and cache5.cols is cache4.cols
+    assert not np.shares_memory(one.forward(x4, training=True)[1].cols, cache4.cols)
     _, cache = layer.forward(x2)                       # inference keeps no im2col matrix
     assert cache.cols is None and cache.z is None
     # A different batch size, and the answer is still right.

@@ -107,7 +107,7 @@ PAIRS = {
 # The one-call kernels the layers call from Python (winograd.convolve_blocks is also called
 # from compiled code, which a Python wrapper must not replace).
 ONE_CALLS = ((chunks, ("gemm_pooled_forward", "direct_pooled_forward", "winograd_pooled_forward",
-                       "gemm_pooled_dw", "pooled_dz", "gemm_dx")),
+                       "gemm_pooled_dw", "pooled_dz", "gemm_dx", "gemm_grads")),
              (winograd, ("gradient_blocks",)))
 
 

@@ -133,6 +133,38 @@ def gemm_dx(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
     conv_fast.col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3, True)
 
 
+@njit(cache=True, nogil=True)
+def gemm_grads(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3, dz2, w2, sub, cols,
+               part, share, with_dw, dcols, with_dx, dx3):
+    """A group of `Conv2DFastPaths._backward_by_groups`: for each run of `sub` images of x3
+    (n, H, W*C), im2col again into cols (`rgb3x3`: the 3x3 RGB kernel applies), then (if
+    with_dw) share = the sum over the runs of cols^T dz2 (the first run's product written,
+    each later one made in `part` and added) and (if with_dx) dcols = dz2 w2^T, col2im into
+    the run's images of dx3 (zeroed first). dz2: the group's rows of dz (n*Ho*Wo, F)."""
+    n = x3.shape[0]
+    m = ho * wo
+    for s0 in range(0, n, sub):
+        s1 = min(n, s0 + sub)
+        rows = (s1 - s0) * m
+        run_cols = cols[:rows]
+        if rgb3x3:
+            conv_fast.im2col_rgb3x3_kernel(x3[s0:s1], top, ho, wo, run_cols)
+        else:
+            conv_fast.im2col_kernel(x3[s0:s1], c, kh, kw, sh, sw, dh, dw, top, left, ho, wo,
+                                    run_cols)
+        run_dz = dz2[s0 * m:s1 * m]
+        if with_dw:
+            if s0 == 0:
+                blas.gemm(run_cols, True, run_dz, False, share)
+            else:
+                blas.gemm(run_cols, True, run_dz, False, part)
+                share += part
+        if with_dx:
+            blas.gemm(run_dz, False, w2, True, dcols[:rows])
+            conv_fast.col2im_kernel(dcols[:rows], c, kh, kw, sh, sw, dh, dw, top, left, ho, wo,
+                                    dx3[s0:s1], True)
+
+
 NO_ARGMAX = np.empty((1, 1, 1, 1), np.int32)
 
 

@@ -7,7 +7,8 @@ out for speed:
 * the batch is cut into chunks of images small enough for a chunk's im2col rows (and its
   output) to stay in cache, and `scratchnet.threads` shares the chunks out to the cores;
 * `_forward_fast` (training, and activations other than ReLU / linear): im2col, the product
-  and bias + activation per chunk; the im2col matrix and z are kept for backward;
+  and bias + activation per chunk; z is kept for backward, the im2col matrix only for one
+  input channel;
 * `_infer_fast` (inference with ReLU or no activation): nothing is kept, each chunk's im2col
   goes to a small per-thread buffer; optionally the max pooling after the layer runs on each
   chunk too (`Conv2D.forward_fused`);
@@ -16,9 +17,11 @@ out for speed:
   pooling, in row bands of one image whose im2col stays in cache; nothing conv-sized is
   kept, backward computes each band's im2col again; dw and db are summed per fixed group of
   images, so the result does not depend on the thread count;
-* `_backward_fast`: dz and db per chunk, then dw (two whole-batch products) beside dx
-  (per chunk: dcols, col2im) as tasks for the threads; `_dw_by_chunks` for a first layer,
-  `_backward_direct` for the direct one-channel kernels;
+* `_backward_fast`: dz and db per chunk, then, with more than one input channel,
+  `_backward_by_groups` (per fixed group of images: im2col again, dw's share, dcols, col2im);
+  with one, dw (two whole-batch products) beside dx (per chunk: dcols, col2im) as tasks
+  for the threads, `_dw_by_chunks` for a first layer, `_backward_direct` for the direct
+  one-channel kernels;
 * buffers: y, z, dz, dx and the im2col matrix come from `engine.workspace.array` -- new
   arrays for a call of your own, the call's own arrays from the previous step inside a model
   (keyed per call, so a layer called twice keeps two sets); per-thread chunk scratch from
@@ -229,7 +232,9 @@ class Conv2DFastPaths:
     def _forward_fast(self, x, pads):
         """Training (or an activation other than ReLU / linear): im2col, z2 = cols @ w2 and
         bias (+ ReLU) in one pass, image chunk by image chunk, each chunk on its own thread
-        (`threads.run_split`) when the batch is big enough; cols and z are kept for backward.
+        (`threads.run_split`) when the batch is big enough; z is kept for backward, and the
+        im2col matrix too for one input channel (with more, each chunk's goes to a per-thread
+        buffer and backward makes it again: `_backward_by_groups`).
 
         One-channel inputs with few filters (stride 1, no dilation, ReLU or linear) skip
         im2col + GEMM for a direct kernel (`conv_fast.conv1ch_rows_kernel`): LeNet's first
@@ -244,18 +249,21 @@ class Conv2DFastPaths:
         ho, wo, rows, depth, pointwise, geo, x3 = self._layout(x, pads)
         direct = (relu or linear) and conv_fast.direct_one_channel(kshape, self.strides,
                                                                    self.dilation_rate)
+        # the im2col matrix is kept for one input channel only, as in `_train_pooled`
+        keep = not direct and conv_fast.cols_transposed(kshape[2])
         if pointwise:
             cols = x.reshape(n * rows, depth)
-        elif not direct:
+        elif keep:
             cols = workspace.array("cols", (n * rows, depth), x.dtype, _cols_maker(kshape[2]))
         else:
             cols = None
+        pieces = self._pieces(n, rows, depth, x.dtype)
+        per_chunk = -(-n // pieces)
         w2 = self.kernel.reshape(-1, filters)
         # z is returned as y when the activation is linear
         z2 = workspace.array("y" if linear else "z", (n * rows, filters), x.dtype)
         y2 = workspace.array("y", z2.shape, x.dtype) if relu else z2
         bias = self.bias if self.use_bias else self._no_bias()
-        pieces = self._pieces(n, rows, depth, x.dtype)
         if direct:
             z4, y4 = z2.reshape(n, ho, wo, filters), y2.reshape(n, ho, wo, filters)
             x1 = x.reshape(x.shape[:3])
@@ -267,9 +275,14 @@ class Conv2DFastPaths:
                                             relu, pads, z2 is not y2, z4[start:stop],
                                             y4[start:stop])
                 return
+            if pointwise or keep:
+                chunk_cols = cols[r0:r1]
+            else:                        # a per-thread buffer (`_backward_by_groups`)
+                chunk_cols = workspace.thread_scratch("conv cols", (per_chunk * rows, depth),
+                                                      x.dtype)[:r1 - r0]
             if not pointwise:
-                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
-            np.matmul(cols[r0:r1], w2, out=z2[r0:r1])
+                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, chunk_cols)
+            np.matmul(chunk_cols, w2, out=z2[r0:r1])
             if relu:
                 conv_fast.bias_act_kernel(z2[r0:r1], bias, self.use_bias, True, y2[r0:r1])
             elif self.use_bias:
@@ -370,15 +383,20 @@ class Conv2DFastPaths:
         return out, ConvCache(x, pads, out_shape=y_shape)
 
     def _train_pooled(self, x, pads, pool):
-        """Training, fused with the MaxPooling2D after it. Per chunk of images: im2col (kept
-        for dw), y = f(cols @ w2 + b) into a per-thread buffer, then max pooling with its
-        argmax. Nothing conv-sized is kept: backward needs only the cell each window sends
-        its gradient to (the argmax) and, for ReLU, whether that cell was positive -- if the
+        """Training, fused with the MaxPooling2D after it. Per chunk of images: im2col,
+        y = f(cols @ w2 + b) into a per-thread buffer, then max pooling with its argmax.
+        Nothing conv-sized is kept: backward needs only the cell each window sends its
+        gradient to (the argmax) and, for ReLU, whether that cell was positive -- if the
         pooled value is 0 it was not, its ReLU gradient is 0 and the argmax is set to -1 (no
         cell). So the pool's backward gives this layer dL/dz directly (`backward_fused`),
         exactly TF's ReluGrad(MaxPoolGrad(dy)): the windows' argmax cells are where both
         send anything. Coursera's first Conv2D + MaxPooling2D (28x28x1 -> 26x26x64 -> 13x13x64),
-        batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms."""
+        batch 32, forward + backward, 2 threads, median of 60: 2.49 -> 1.68 ms.
+
+        The im2col matrix is kept (a batch-sized array) only for one input channel, whose
+        backward reads it in the fused pool-backward + dL/dw chunk (`_backward_first_pooled`);
+        with more channels the chunks write it to a per-thread buffer and backward makes it
+        again, group by group (`_backward_by_groups`), see there."""
         if self._winograd(x, pads):
             return self._winograd_forward(x, pads, pool, training=True)
         if conv_fast.direct_one_channel(self.kernel.shape, self.strides, self.dilation_rate):
@@ -387,10 +405,13 @@ class Conv2DFastPaths:
         kshape = self.kernel.shape
         relu = self.activation is activations.relu
         ho, wo, rows, depth, pointwise, geo, x3 = self._layout(x, pads)
+        keep = pointwise or conv_fast.cols_transposed(kshape[2])
         if pointwise:
             cols = x.reshape(n * rows, depth)
-        else:
+        elif keep:
             cols = workspace.array("cols", (n * rows, depth), x.dtype, _cols_maker(kshape[2]))
+        else:
+            cols = None                  # per-thread buffers (`chunk_cols`)
         w2 = self.kernel.reshape(-1, filters)
         bias = self.bias if self.use_bias else self._no_bias()
         y_shape = (n, ho, wo, filters)
@@ -405,15 +426,20 @@ class Conv2DFastPaths:
             r0, r1 = start * rows, stop * rows
             y2 = workspace.thread_scratch("conv y2", (per_chunk * rows, filters),
                                           x.dtype)[:r1 - r0]
+            store, first = cols, r0      # where this chunk's im2col rows go
+            if not keep:
+                store, first = workspace.thread_scratch("conv cols", (per_chunk * rows, depth),
+                                                        x.dtype), 0
             if one_call:                 # the same steps as below, one call (chunks.py)
                 chunks.gemm_pooled_forward(x3[start:stop], kshape[2], *geo,
-                                           cols.T if transposed else cols, transposed, rgb3x3,
-                                           r0, w2, bias, self.use_bias, relu, y2, lowest,
-                                           True, out[start:stop], argmax[start:stop])
+                                           store.T if transposed else store, transposed,
+                                           rgb3x3, first, w2, bias, self.use_bias, relu, y2,
+                                           lowest, True, out[start:stop], argmax[start:stop])
                 return
+            chunk_cols = store[first:first + r1 - r0]
             if not pointwise:
-                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, cols[r0:r1])
-            np.matmul(cols[r0:r1], w2, out=y2)
+                conv_fast.fill_cols(x3[start:stop], kshape[2], geo, chunk_cols)
+            np.matmul(chunk_cols, w2, out=y2)
             if relu or self.use_bias:
                 conv_fast.bias_act_inplace_kernel(y2, bias, self.use_bias, relu)
             _pool_chunk(y2.reshape(stop - start, ho, wo, filters), pool, pool_pads, pooled_hw,
@@ -785,7 +811,9 @@ class Conv2DFastPaths:
         n, ho, wo, _ = cache.out_shape
         m = ho * wo
         cols = cache.cols
-        if cols is None and not cache.winograd:  # forward ran a direct one-channel kernel
+        # the pooled training pass kept no im2col matrix (more than one input channel)
+        again = cols is None and not cache.winograd and not cache.direct
+        if cols is None and not cache.winograd and not again:  # a direct one-channel kernel
             if not need_input_grad and cache.direct and pooled is None:
                 return self._backward_direct(d, cache, relu)
             cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
@@ -832,6 +860,8 @@ class Conv2DFastPaths:
                 self.add_grad(1, db_parts.sum(axis=0).astype(dtype))
         if cache.winograd:
             return self._winograd_backward(dz2.reshape(cache.out_shape), cache, need_input_grad)
+        if again:
+            return self._backward_by_groups(dz2, cache, need_input_grad)
         dw2 = workspace.array("dw", (depth, filters), dtype) if trainable else None
         if not need_input_grad:
             self._dw_by_chunks(cols, dz2, dw2, n, m)
@@ -870,6 +900,82 @@ class Conv2DFastPaths:
                                       for start, stop in threads.bounds(n, pieces)])
         if dw2 is not None:
             self.add_grad(0, dw2.reshape(self.kernel.shape))
+        return dx
+
+    def _backward_by_groups(self, dz2, cache, need_input_grad):
+        """dL/dw and dL/dx (each if needed) after a pooled training pass that kept no im2col
+        matrix (`_train_pooled`, more than one input channel), from dz2 = dL/dz (n*Ho*Wo, F):
+        per fixed group of images (`threads.parts`, from the shapes only) on the threads,
+        run by run of images whose im2col fills about threads.CHUNK_BYTES, im2col again into
+        a per-thread buffer, the group's share of dw = cols^T dz (the runs' products added
+        in order), and dcols = dz w2^T with col2im into the run's images of dx; the groups'
+        shares are added in order at the end: the same bits at any thread count. As one
+        compiled call per group (chunks.gemm_grads) where it may.
+
+        Why make im2col again: it reads x (1/25 of cols for a 5x5 kernel) where keeping it
+        meant writing a batch-sized matrix in forward and reading it back from memory in
+        backward, and the dw products of runs in cache outrun one over the whole batch.
+        (16384, 800)^T @ (16384, 64) (the Python-ML CNN's second layer at batch 256), one
+        thread, ms: 22.9 for the whole batch's two halves, 23-25 by runs of images read
+        back, 19.7-21 by runs made again (im2col included). In `fit`, 2 threads, float32,
+        ms per step, kept -> made again (the code before and after, in separate processes
+        taking turns, 6 rounds, best of 3 each, medians): Python-ML CNN batch 32 10.60 ->
+        9.84, batch 256 55.8 -> 53.1; LeNet-5 batch 32 2.04 -> 1.98, batch 256 12.26 ->
+        10.84; the new side was faster in every round at batch 256. It also spares the
+        memory: the Python-ML CNN's matrix is 52 MB at batch 256."""
+        x, pads, filters = cache.x, cache.pads, self.filters
+        n, ho, wo, _ = cache.out_shape
+        m = ho * wo
+        channels, dtype = x.shape[3], x.dtype
+        depth = self.kernel.shape[0] * self.kernel.shape[1] * channels
+        trainable = self.trainable
+        geo = conv_fast._geometry_args(self.kernel.shape, self.strides, pads,
+                                       self.dilation_rate, (ho, wo))
+        x3 = x.reshape(n, x.shape[1], x.shape[2] * channels)
+        rgb3x3 = conv_fast.rgb3x3_applies(x3, channels, geo)
+        groups = threads.bounds(n, threads.parts(n, n * m * depth * filters))
+        run = max(1, min(max(b - a for a, b in groups),
+                         threads.CHUNK_BYTES // (m * depth * np.dtype(dtype).itemsize)))
+        shares = (workspace.array("dw parts", (len(groups), depth, filters), dtype)
+                  if trainable else None)
+        dx = workspace.array("dx", x.shape, dtype) if need_input_grad else None
+        dx3 = None if dx is None else dx.reshape(x3.shape)
+        w2 = self.kernel.reshape(-1, filters)
+        one_call = depth >= 2 and m >= 2 and filters >= 2 and chunks.usable_products(dtype)
+        nothing = np.empty((1, 1), dtype)
+
+        def group(k, start, stop):
+            cols = workspace.thread_scratch("conv cols", (run * m, depth), dtype)
+            dcols = (workspace.thread_scratch("conv dcols", (run * m, depth), dtype)
+                     if need_input_grad else nothing)
+            part = workspace.thread_scratch("conv dw part", (depth, filters), dtype)
+            share = shares[k] if trainable else nothing
+            dz_rows = dz2[start * m:stop * m]
+            if one_call:                     # the same steps as below, one call (chunks.py)
+                chunks.gemm_grads(x3[start:stop], channels, *geo, rgb3x3, dz_rows, w2, run,
+                                  cols, part, share, trainable, dcols, need_input_grad,
+                                  x3[:1] if dx3 is None else dx3[start:stop])
+                return
+            for s0 in range(start, stop, run):
+                s1 = min(stop, s0 + run)
+                run_cols = cols[:(s1 - s0) * m]
+                conv_fast.fill_rows_cols(x3[s0:s1], channels, geo, run_cols)
+                run_dz = dz2[s0 * m:s1 * m]
+                if trainable:
+                    if s0 == start:
+                        np.matmul(run_cols.T, run_dz, out=share)
+                    else:
+                        np.matmul(run_cols.T, run_dz, out=part)
+                        share += part
+                if need_input_grad:
+                    run_dcols = dcols[:(s1 - s0) * m]
+                    np.matmul(run_dz, w2.T, out=run_dcols)
+                    conv_fast.col2im_kernel(run_dcols, channels, *geo, dx3[s0:s1], True)
+
+        threads.run_tasks([functools.partial(group, k, start, stop)
+                           for k, (start, stop) in enumerate(groups)])
+        if trainable:
+            self.add_grad(0, shares.sum(axis=0).reshape(self.kernel.shape))
         return dx
 
     def _backward_first_pooled(self, dy, cache, pool):
