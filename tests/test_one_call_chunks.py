@@ -189,3 +189,39 @@ def test_fit_gives_the_same_weights_either_way(model):
     for w_off, w_on in zip(weights[False], weights[True]):
         np.testing.assert_array_equal(w_on, w_off)
     np.testing.assert_array_equal(predictions[True], predictions[False])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ("channels, im2col", "rgb 3x3", "3x3 pool"))
+def test_groups_add_up_runs_of_one_image(case, dtype):
+    """Backward by groups (`Conv2DFastPaths._backward_by_groups`) with runs of ONE image
+    (threads.CHUNK_BYTES = 1, as `chunking(True)` sets it): each group's dL/dw share adds its
+    runs' products -- the same bits one-call or Python-driven -- and equals, to rounding, the
+    share of one run per group (CHUNK_BYTES large)."""
+    from scratchnet import threads
+    from tolerances import assert_close, assert_close_normwise
+    runs, seen = {}, {}
+    kernel = chunks.gemm_grads
+
+    def spy(x3, *args):
+        seen.setdefault(small, []).append((x3.shape[0], args[14]))    # (images, run)
+        return kernel(x3, *args)
+
+    for small in (False, True):
+        for flag in (False, True):
+            with one_call(flag), chunking(True), pytest.MonkeyPatch.context() as patch:
+                patch.setattr(chunks, "gemm_grads", spy)
+                if not small:
+                    patch.setattr(threads, "CHUNK_BYTES", 1 << 40)
+                runs[small, flag] = run_pair(case, dtype, "relu", True, seed=11)
+    if blas.available():                   # groups of several images, runs of one or all
+        assert seen[True] and all(images > 1 and run == 1 for images, run in seen[True])
+        assert seen[False] and all(run >= images for images, run in seen[False])
+    for name, value in runs[True, False].items():
+        if value is None:
+            assert runs[True, True][name] is None and runs[False, False][name] is None
+            continue
+        np.testing.assert_array_equal(runs[True, True][name], value, err_msg=name)
+        # another order of the same sums (normal random data: float32 entries that cancel)
+        (assert_close if dtype == "float64" else assert_close_normwise)(
+            value, runs[False, False][name], dtype, name)

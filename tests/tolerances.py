@@ -31,7 +31,9 @@ def assert_close_normwise(actual, expected, dtype, what=""):
     is zero (a unit no sample activates) gets rounding noise of ~1e-16 as its gradient, which
     Adam divides by sqrt(v) + eps and turns into steps of ~lr * 1e-9 -- values of ~1e-11
     that differ in their first digit between any two implementations. Entry by entry they
-    are noise; against the array's scale they agree to the usual rtol."""
+    are noise; against the array's scale they agree to the usual rtol. Likewise two orders
+    of the same float32 sums over random data: an entry that cancels to a thousandth of
+    its terms carries their rounding in its fourth digit."""
     rtol, atol = tolerance(dtype)
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
