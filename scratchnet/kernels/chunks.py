@@ -2,7 +2,8 @@
 chunks otherwise call two to five kernels from Python: a Conv2D with the MaxPooling2D(2, 2)
 after it (im2col or the direct one-channel kernel or Winograd's blocks, the product, bias
 and ReLU, the pooling with its argmax), a first layer's dL/dw share, dz from the pool's
-backward with the bias sums, and dL/dx by product and col2im.
+backward with the bias sums, dL/dx by product and col2im, and a group of images whose
+im2col matrix backward makes again (im2col, dL/dw's share, dL/dx, run by run).
 
 Why: `scratchnet.threads` runs a layer's chunks on several threads, and every return from
 a kernel to the chunk's Python needs the GIL, which a thread waits for asleep (see

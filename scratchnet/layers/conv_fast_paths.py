@@ -931,6 +931,7 @@ class Conv2DFastPaths:
         m = ho * wo
         channels, dtype = x.shape[3], x.dtype
         depth = self.kernel.shape[0] * self.kernel.shape[1] * channels
+        dz2 = np.ascontiguousarray(dz2)              # (BLAS from Numba reads whole rows)
         trainable = self.trainable
         geo = conv_fast._geometry_args(self.kernel.shape, self.strides, pads,
                                        self.dilation_rate, (ho, wo))
