@@ -306,3 +306,33 @@ def test_wrappers_reject_bad_inputs_with_clear_errors():
     big = np.arange(2 * 6 * 6 * 2, dtype=np.float64).reshape(2, 6, 6, 2)
     assert layer(big[:, ::2, ::2, :]).shape == (2, 2, 2, 2)
     assert layer(big[:, ::2, ::2, :].astype(np.int32)).dtype == np.float64
+
+
+@pytest.mark.parametrize("channels", (1, 2, 4))
+@pytest.mark.parametrize("winograd", (False, True))
+@pytest.mark.parametrize("fused", (False, True))
+def test_an_empty_batch_gives_zero_gradients(channels, winograd, fused, monkeypatch):
+    """No images: dL/dw and dL/db are zeros (TensorFlow's sums over nothing), dL/dx is
+    empty -- on every training path (one channel keeping its im2col matrix, more channels
+    making it again per group, Winograd), with and without the fused pooling."""
+    from scratchnet import threads
+    from scratchnet.layers import conv_fast_paths
+    from scratchnet.layers.pooling import MaxPooling2D
+    if winograd:
+        monkeypatch.setattr(conv_fast_paths, "WINOGRAD_MIN_WORK", 0)
+        monkeypatch.setattr(conv_fast_paths, "WINOGRAD_MIN_CHANNELS", 1)
+    layer = Conv2D(16, 3, activation="relu")
+    layer(np.ones((2, 8, 8, channels), np.float32))
+    pool = MaxPooling2D(2)
+    empty = np.zeros((0, 8, 8, channels), np.float32)
+    with threads.compute_threads():
+        layer.zero_grads()
+        if fused:
+            y, cache = layer.forward_fused(empty, pool, training=True)
+            dx = layer.backward_fused(np.zeros(y.shape, np.float32), cache, pool)
+        else:
+            y, cache = layer.forward(empty, training=True)
+            dx = layer.backward(np.zeros(y.shape, np.float32), cache)
+    assert dx.shape == empty.shape and y.shape[0] == 0
+    for grad in layer.grads:
+        np.testing.assert_array_equal(grad, np.zeros_like(grad))

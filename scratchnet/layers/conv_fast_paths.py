@@ -954,6 +954,9 @@ class Conv2DFastPaths:
                      if need_input_grad else nothing)
             part = workspace.thread_scratch("conv dw part", (depth, filters), dtype)
             share = shares[k] if trainable else nothing
+            if stop == start:                # an empty batch: no runs, a share of zeros
+                share[...] = 0
+                return
             dz_rows = dz2[start * m:stop * m]
             if one_call:                     # the same steps as below, one call (chunks.py)
                 chunks.gemm_grads(x3[start:stop], channels, *geo, rgb3x3, dz_rows, w2, run,
