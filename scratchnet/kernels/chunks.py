@@ -49,6 +49,16 @@ def _dz_of_pool(dy, argmax, tiles, dz):
 
 
 @njit(cache=True, nogil=True)
+def _im2col_rows(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3, cols):
+    """im2col (not transposed) of the images x3 (n, H, W*C) into cols: the 3x3 RGB kernel
+    when `rgb3x3` (as conv_fast.fill_rows_cols decides), else conv_fast.im2col_kernel."""
+    if rgb3x3:
+        conv_fast.im2col_rgb3x3_kernel(x3, top, ho, wo, cols)
+    else:
+        conv_fast.im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols)
+
+
+@njit(cache=True, nogil=True)
 def gemm_pooled_forward(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, store, transposed,
                         rgb3x3, r0, w2, bias, has_bias, relu, y2, lowest, with_argmax, out,
                         argmax):
@@ -65,10 +75,7 @@ def gemm_pooled_forward(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, store,
         blas.gemm(cols_t, True, w2, False, y2)
     else:
         cols = store[r0:r0 + rows]
-        if rgb3x3:
-            conv_fast.im2col_rgb3x3_kernel(x3, top, ho, wo, cols)
-        else:
-            conv_fast.im2col_kernel(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, cols)
+        _im2col_rows(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3, cols)
         blas.gemm(cols, False, w2, False, y2)
     if relu or has_bias:
         conv_fast.bias_act_inplace_kernel(y2, bias, has_bias, relu)
@@ -130,6 +137,14 @@ def winograd_pooled_forward(x3, c, top, left, th, tw, total, block, u, bias, has
 def gemm_dx(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
     """`Conv2DFastPaths._backward_fast`'s dL/dx chunk: dcols = dz2 w2^T, then col2im into
     the chunk's images dx3 (zeroed first)."""
+    _dx_by_dcols(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3)
+
+
+@njit(cache=True, nogil=True)
+def _dx_by_dcols(dz2, w2, dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3):
+    """`gemm_dx`'s two steps, for the kernels here that call them from compiled code (the
+    tests count calls of `gemm_dx` through a Python wrapper, which compiled code cannot
+    call)."""
     blas.gemm(dz2, False, w2, True, dcols)
     conv_fast.col2im_kernel(dcols, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, dx3, True)
 
@@ -148,11 +163,8 @@ def gemm_grads(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3, dz2, w2
         s1 = min(n, s0 + sub)
         rows = (s1 - s0) * m
         run_cols = cols[:rows]
-        if rgb3x3:
-            conv_fast.im2col_rgb3x3_kernel(x3[s0:s1], top, ho, wo, run_cols)
-        else:
-            conv_fast.im2col_kernel(x3[s0:s1], c, kh, kw, sh, sw, dh, dw, top, left, ho, wo,
-                                    run_cols)
+        _im2col_rows(x3[s0:s1], c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3,
+                     run_cols)
         run_dz = dz2[s0 * m:s1 * m]
         if with_dw:
             if s0 == 0:
@@ -161,9 +173,8 @@ def gemm_grads(x3, c, kh, kw, sh, sw, dh, dw, top, left, ho, wo, rgb3x3, dz2, w2
                 blas.gemm(run_cols, True, run_dz, False, part)
                 share += part
         if with_dx:
-            blas.gemm(run_dz, False, w2, True, dcols[:rows])
-            conv_fast.col2im_kernel(dcols[:rows], c, kh, kw, sh, sw, dh, dw, top, left, ho, wo,
-                                    dx3[s0:s1], True)
+            _dx_by_dcols(run_dz, w2, dcols[:rows], c, kh, kw, sh, sw, dh, dw, top, left, ho,
+                         wo, dx3[s0:s1])
 
 
 NO_ARGMAX = np.empty((1, 1, 1, 1), np.int32)

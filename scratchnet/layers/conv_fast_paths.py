@@ -797,16 +797,20 @@ class Conv2DFastPaths:
         training: its argmax (cache.argmax) sends each window's gradient to dz.
 
         1. dz and the bias gradient (float64 sums), chunk by chunk of images;
-        2. dw2 = cols^T dz2 as two products over the whole batch (each half of dw2's rows),
+        2. after Winograd, `_winograd_backward`; where forward kept no im2col matrix (more
+           than one input channel), `_backward_by_groups`, which makes it again; otherwise
+           dw2 = cols^T dz2 as two products over the whole batch (each half of dw2's rows),
            and dx chunk by chunk (dcols = dz2 w2^T into a per-thread buffer that stays in
            cache, then col2im into the chunk's images of dx), all shared out by
            `threads.run_tasks`: the threads start on the dw halves, then work through the dx
            chunks. A first layer (no dx) splits dw's sum over image chunks instead
            (`_dw_by_chunks`).
-        Why not cut all of it by images (as before): every chunk then computes its own share
-        of dw, small products that run slower, and they must be added up. Coursera 13x13x64
-        -> 64, batch 32, 2 threads, median of 40 runs: 4.7 ms that way, 4.1 ms this way
-        (together with the vectorized col2im and the helpers' brief spin)."""
+        Why two whole-batch products rather than a share of dw per image chunk (measured
+        when the matrix was kept for every layer): the shares are small products that run
+        slower and must be added up. Coursera 13x13x64 -> 64, batch 32, 2 threads, median of
+        40 runs: 4.7 ms by chunks, 4.1 ms this way (together with the vectorized col2im and
+        the helpers' brief spin). Made again in cache, runs of images win instead (see
+        `_backward_by_groups`)."""
         trainable = self.trainable
         if not (trainable or need_input_grad):
             return None
