@@ -3,10 +3,11 @@ as the chunks driven from Python, and `blas.gemm` -- the BLAS product those call
 gives np.matmul's bits.
 
 The layers take the one-call paths wherever BLAS is callable from Numba (`blas.available()`);
-`blas.set_enabled(False)` puts them back on the Python-driven chunks, which is what runs on
-a NumPy built on another BLAS. Both ways run here, in both dtypes, serial and split over two
-threads into many small chunks, and must agree exactly: forward, argmax (through dL/dx),
-every gradient, inference, and a few steps of `fit` of the lecture CNNs.
+`blas.set_enabled(False)` puts them back on the Python-driven chunks; on a NumPy built on
+another BLAS only the chunks without a product run as one call. All three ways run here,
+in both dtypes, serial and split over two threads into many small chunks, and must agree
+exactly: forward, argmax (through dL/dx), every gradient, inference, and a few steps of
+`fit` of the lecture CNNs (on and off).
 """
 import contextlib
 import os
@@ -156,20 +157,25 @@ def run_pair(case, dtype, activation, use_bias, seed):
 def test_one_call_chunks_give_the_bits_of_python_driven_chunks(case, dtype, split, activation,
                                                                 use_bias, seed):
     runs, calls = {}, {}
-    for flag in (False, True):
-        with one_call(flag), chunking(split), pytest.MonkeyPatch.context() as patch:
+    for flag in (False, "no blas", True):
+        with one_call(bool(flag)), chunking(split), pytest.MonkeyPatch.context() as patch:
             patch.setattr(conv_fast_paths, "WINOGRAD_MIN_WORK", 0)
+            if flag == "no blas":            # a NumPy on another BLAS: product-free calls only
+                patch.setattr(blas, "available", lambda: False)
             calls[flag] = count_one_calls(patch)
             runs[flag] = run_pair(case, dtype, activation, use_bias, seed)
     assert sum(calls[False].values()) == 0
+    assert sum(calls["no blas"].values()) > 0, calls["no blas"]
+    assert set(calls["no blas"]) <= {"direct_pooled_forward", "pooled_dz"}, calls["no blas"]
     if blas.available():                   # the one-call side really ran one-call chunks
         assert sum(calls[True].values()) > 0, calls[True]
-    assert runs[False].keys() == runs[True].keys()
-    for name, value in runs[False].items():
-        if value is None:
-            assert runs[True][name] is None, name
-        else:
-            np.testing.assert_array_equal(runs[True][name], value, err_msg=name)
+    for flag in ("no blas", True):
+        assert runs[False].keys() == runs[flag].keys()
+        for name, value in runs[False].items():
+            if value is None:
+                assert runs[flag][name] is None, (flag, name)
+            else:
+                np.testing.assert_array_equal(runs[flag][name], value, err_msg=f"{flag} {name}")
 
 
 @pytest.mark.parametrize("model", ("coursera_cnn32", "lenet5", "python_ml_cnn"))

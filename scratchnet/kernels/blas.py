@@ -19,8 +19,8 @@ of its own and declares them to Numba as external functions; the compiled kernel
 them by name, so `cache=True` keeps working. `available()` first checks the two against
 `np.matmul` on small products (both dtypes, transposed and not); where any of this fails --
 NumPy built on another BLAS (MKL, Apple's Accelerate) -- it is False and the layers drive
-their chunks from Python as before (as they also do with SCRATCHNET_NUMBA_BLAS=0 in the
-environment). The products are the same calls with the same arguments as `np.matmul`'s, so
+their chunks with a product from Python as before (as they also do with
+SCRATCHNET_NUMBA_BLAS=0 in the environment); the chunks without one stay one call. The products are the same calls with the same arguments as `np.matmul`'s, so
 the results are the same bits (tests/test_one_call_chunks.py).
 """
 import ctypes

@@ -186,10 +186,16 @@ def pool_tiles(tiles):
     return (0, 0) if tiles is None else (int(tiles[0]), int(tiles[1]))
 
 
+def usable_kernels(dtype):
+    """True when chunks without a product may run as one call: float32 or float64, and the
+    one-call paths on (`blas.enabled()`: off with `blas.set_enabled(False)`)."""
+    return np.dtype(dtype) in conv_fast._FLOATS and blas.enabled()
+
+
 def usable_products(dtype):
-    """True when chunks with a product may run as one call: float32 or float64, BLAS
-    callable from Numba (`blas.available()`: off with `blas.set_enabled(False)`)."""
-    return np.dtype(dtype) in conv_fast._FLOATS and blas.available()
+    """True when chunks with a product may run as one call: `usable_kernels`, and BLAS
+    callable from Numba (`blas.available()`)."""
+    return usable_kernels(dtype) and blas.available()
 
 
 def usable(pool, y_shape, dtype, need_blas):
@@ -201,5 +207,4 @@ def usable(pool, y_shape, dtype, need_blas):
     pads, out_hw = pool._window(y_shape)
     return (tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
             and tuple(pads) == (0, 0) and tuple(out_hw) == (y_shape[1] // 2, y_shape[2] // 2)
-            and (usable_products(dtype) if need_blas
-                 else np.dtype(dtype) in conv_fast._FLOATS and blas.enabled()))
+            and (usable_products(dtype) if need_blas else usable_kernels(dtype)))

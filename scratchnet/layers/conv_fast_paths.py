@@ -818,13 +818,13 @@ class Conv2DFastPaths:
         n, ho, wo, _ = cache.out_shape
         m = ho * wo
         cols = cache.cols
-        # the pooled training pass kept no im2col matrix (more than one input channel)
-        again = cols is None and not cache.winograd and not cache.direct
-        if cols is None and not cache.winograd and not again:  # a direct one-channel kernel
-            if not need_input_grad and cache.direct and pooled is None:
+        if cols is None and cache.direct:   # forward ran a direct one-channel kernel
+            if not need_input_grad and pooled is None:
                 return self._backward_direct(d, cache, relu)
             cols = conv_fast.im2col(x, self.kernel.shape, self.strides, pads,
                                     self.dilation_rate)
+        # forward kept no im2col matrix (more than one input channel): made again by groups
+        again = cols is None and not cache.winograd
         dtype = x.dtype
         depth = self.kernel.shape[0] * self.kernel.shape[1] * self.kernel.shape[2]
         if pooled is not None:
@@ -842,7 +842,7 @@ class Conv2DFastPaths:
                       else self._dw_pieces(n, m, depth))
             db_parts = np.zeros((pieces, filters))                   # float64 sums
             tiles = chunks.pool_tiles(cache.tiles)
-            one_call = pooled is not None and chunks.usable_products(dtype)
+            one_call = pooled is not None and chunks.usable_kernels(dtype)   # no product
 
             def dz_chunk(start, stop, k):
                 r0, r1 = start * m, stop * m
